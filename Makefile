@@ -1,0 +1,27 @@
+# The two set-up commands of the README. Each creates .venv (if missing), installs the
+# project from its own files, then runs the main job or the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install install-test lint
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install -e .
+
+install-test: $(BIN)/python
+	$(BIN)/python -m pip install -e ".[test]"
+
+demo: install
+	$(BIN)/python examples/zappos_retrieval.py $(ARGS)
+
+test: install-test
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/python -m ruff check .

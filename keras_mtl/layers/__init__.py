@@ -1,0 +1,31 @@
+"""Task-conditioned layers: each takes a feature map and a per-sample task id.
+
+`TaskModulation`, `TaskRouting`, `SelectTaskColumn`, `TopDownModulator` are called as
+`layer([features, task_id])`; `TaskEmbedding` takes the task ids alone; `CrossStitch` mixes
+task columns and `TensorModulation` combines two tensors. Every layer lists the variables that
+belong to individual tasks in `task_specific_weights`; `task_specific_variables(model)` collects
+them over a model.
+"""
+
+from keras_mtl.layers.cross_stitch import CrossStitch
+from keras_mtl.layers.select_task_column import SelectTaskColumn
+from keras_mtl.layers.task_conditioned_layer import TaskConditionedLayer
+from keras_mtl.layers.task_embedding import TaskEmbedding
+from keras_mtl.layers.task_modulation import StackedIdentity, TaskModulation
+from keras_mtl.layers.task_routing import TaskRouting
+from keras_mtl.layers.task_specific import task_specific_variables
+from keras_mtl.layers.tensor_modulation import TensorModulation
+from keras_mtl.layers.top_down_modulator import TopDownModulator
+
+__all__ = [
+    "CrossStitch",
+    "SelectTaskColumn",
+    "StackedIdentity",
+    "TaskConditionedLayer",
+    "TaskEmbedding",
+    "TaskModulation",
+    "TaskRouting",
+    "TensorModulation",
+    "TopDownModulator",
+    "task_specific_variables",
+]

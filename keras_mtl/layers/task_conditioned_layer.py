@@ -1,0 +1,48 @@
+"""Base class of the layers called as `layer([features, task_id])`."""
+
+import keras
+
+from keras_mtl.layers import task_ids as task_ids_lib
+
+
+class TaskConditionedLayer(keras.layers.Layer):
+    """Base class for layers whose output depends on a per-sample task id.
+
+    Subclasses are called as `layer([features, task_id])` (a list or a tuple, like
+    `keras.layers.Attention`): `features` has any rank >= 2 with channels last, `task_id` is an
+    integer tensor of shape `(batch,)` or `(batch, 1)` with values in `[0, num_tasks)`, so one
+    batch may mix tasks. The base class validates `num_tasks`, unpacks and checks the inputs,
+    and lists the variables that belong to individual tasks in `task_specific_weights` (the
+    gradient-conflict probe treats every other trainable variable as shared).
+
+    Args:
+        num_tasks: int >= 1, the number of tasks.
+        **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+    """
+
+    def __init__(self, num_tasks, **kwargs):
+        self.num_tasks = task_ids_lib.check_num_tasks(num_tasks)
+        super().__init__(**kwargs)
+
+    @property
+    def task_specific_weights(self):
+        """The layer's variables indexed by task (one slice per task)."""
+        return []
+
+    def _features_shape(self, input_shape):
+        features_shape, task_id_shape = task_ids_lib.split_inputs(input_shape, self.name)
+        task_ids_lib.check_task_id_shape(task_id_shape, features_shape)
+        return tuple(features_shape)
+
+    def _split_and_check(self, inputs):
+        features, task_id = task_ids_lib.split_inputs(inputs, self.name)
+        ids = task_ids_lib.normalize_task_ids(task_id, self.num_tasks, features)
+        return features, ids
+
+    def compute_output_shape(self, input_shape):
+        return self._features_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"num_tasks": self.num_tasks})
+        return config
