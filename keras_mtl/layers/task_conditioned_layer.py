@@ -39,6 +39,13 @@ class TaskConditionedLayer(keras.layers.Layer):
         ids = task_ids_lib.normalize_task_ids(task_id, self.num_tasks, features)
         return features, ids
 
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        # Symbolic calls (functional API) use compute_output_shape and never run `call`:
+        # check the task-id dtype here so a float Input fails when the model is built.
+        _, task_id = task_ids_lib.split_inputs(inputs, self.name)
+        task_ids_lib.check_task_id_dtype(task_id)
+        return super().compute_output_spec(inputs, *args, **kwargs)
+
     def compute_output_shape(self, input_shape):
         return self._features_shape(input_shape)
 

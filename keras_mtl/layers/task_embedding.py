@@ -87,6 +87,10 @@ class TaskEmbedding(keras.layers.Layer):
         rows = task_ids_lib.gather_task_rows(self.embeddings, ids, self.num_tasks)
         return ops.reshape(rows, (-1,) + self.target_shape)
 
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        task_ids_lib.check_task_id_dtype(inputs)
+        return super().compute_output_spec(inputs, *args, **kwargs)
+
     def compute_output_shape(self, input_shape):
         task_ids_lib.check_task_id_shape(input_shape)
         return (tuple(input_shape)[0],) + self.target_shape

@@ -35,12 +35,14 @@ def check_num_tasks(num_tasks, minimum=1):
 
 def split_inputs(inputs, layer_name):
     """Splits `[features, task_id]` (list or tuple) or raises a clear error."""
-    if not isinstance(inputs, list | tuple) or len(inputs) != 2:
-        received = (
-            f"a {type(inputs).__name__} of length {len(inputs)}"
-            if isinstance(inputs, list | tuple)
-            else f"a single {type(inputs).__name__}"
-        )
+    is_single_shape = isinstance(inputs, list | tuple) and any(
+        d is None or isinstance(d, int) for d in inputs
+    )
+    if not isinstance(inputs, list | tuple) or len(inputs) != 2 or is_single_shape:
+        if is_single_shape or not isinstance(inputs, list | tuple):
+            received = f"a single tensor or shape {getattr(inputs, 'shape', inputs)}"
+        else:
+            received = f"a {type(inputs).__name__} of length {len(inputs)}"
         raise ValueError(
             f"Layer '{layer_name}' expects its inputs as a list or tuple "
             f"`[features, task_id]`. Received: {received}."

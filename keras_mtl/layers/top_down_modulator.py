@@ -3,7 +3,6 @@
 import keras
 from keras import layers, ops
 
-from keras_mtl.layers import task_ids as task_ids_lib
 from keras_mtl.layers.task_conditioned_layer import TaskConditionedLayer
 from keras_mtl.layers.task_embedding import TaskEmbedding
 from keras_mtl.layers.tensor_modulation import check_connectivity, modulate_tensor
@@ -116,12 +115,16 @@ class TopDownModulator(TaskConditionedLayer):
 
         conv = dict(kernel_size=kernel_size, padding="same", activation="relu")
         n = len(self.filters)
-        self.bu_convs = [layers.Conv2D(f, name=f"bu_conv{i}", **conv) for i, f in enumerate(filters)]
+        self.bu_convs = [
+            layers.Conv2D(f, name=f"bu_conv{i}", **conv) for i, f in enumerate(filters)
+        ]
         self.pool = layers.MaxPooling2D(pool_size) if pool_size > 1 else None
         self.bu_to_td = [layers.Conv2D(f, 1, name=f"lateral_bu{i}") for i, f in enumerate(filters)]
         self.td_to_bu = [layers.Conv2D(f, 1, name=f"lateral_td{i}") for i, f in enumerate(filters)]
         # td_convs[i] brings the TD stream from level i + 1 down to level i.
-        self.td_convs = [layers.Conv2D(filters[i], name=f"td_conv{i}", **conv) for i in range(n - 1)]
+        self.td_convs = [
+            layers.Conv2D(filters[i], name=f"td_conv{i}", **conv) for i in range(n - 1)
+        ]
         self.embedding = None
 
     def _image_shape(self, input_shape):
