@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The main job. Until the Zappos retrieval example lands, the layers tour stands in for it.
+MAIN_JOB ?= examples/layers_tour.py
 
 .PHONY: demo test install install-test lint
 
@@ -17,7 +19,7 @@ install-test: $(BIN)/python
 	$(BIN)/python -m pip install -e ".[test]"
 
 demo: install
-	$(BIN)/python examples/zappos_retrieval.py $(ARGS)
+	$(BIN)/python $(MAIN_JOB) $(ARGS)
 
 test: install-test
 	$(BIN)/python -m ruff check .
