@@ -1,0 +1,54 @@
+"""Datasets for task-conditioned multi-task learning, read from local files only.
+
+Retrieval loaders (`load_zappos`, `load_generated_zappos`, `load_celeba`) return a
+`RetrievalDataset`; `triplet_pipeline` turns one of its splits into `tf.data` batches
+`{"anchor", "positive", "negative": float32 [B, H, W, 3] in [0, 1], "task_id": int32 [B]}`.
+Multi-MNIST (`make_multi_mnist`, `load_multi_mnist`) is classification and feeds
+`classification_pipeline`. The TFDS builder lives in `keras_mtl.datasets.zappos_tfds`, imported
+on first access so that `tensorflow_datasets` is not imported with `keras_mtl`.
+"""
+
+import importlib
+
+from keras_mtl.datasets.celeba import ALL_ATTRIBUTES, ZHAO_ATTRIBUTES, load_celeba
+from keras_mtl.datasets.generated import default_cache_dir, load_generated_zappos
+from keras_mtl.datasets.multi_mnist import MultiDigitDataset, load_multi_mnist, make_multi_mnist
+from keras_mtl.datasets.pipeline import (
+    batch_indices,
+    classification_pipeline,
+    flatten_triplet_batch,
+    image_pipeline,
+    triplet_pipeline,
+)
+from keras_mtl.datasets.retrieval_dataset import RetrievalDataset
+from keras_mtl.datasets.triplets import sample_triplets, split_indices
+from keras_mtl.datasets.zappos import load_zappos, read_csn_triplets, read_zappos_metadata
+
+__all__ = [
+    "ALL_ATTRIBUTES",
+    "MultiDigitDataset",
+    "RetrievalDataset",
+    "ZHAO_ATTRIBUTES",
+    "batch_indices",
+    "classification_pipeline",
+    "default_cache_dir",
+    "flatten_triplet_batch",
+    "image_pipeline",
+    "load_celeba",
+    "load_generated_zappos",
+    "load_multi_mnist",
+    "load_zappos",
+    "make_multi_mnist",
+    "read_csn_triplets",
+    "read_zappos_metadata",
+    "sample_triplets",
+    "split_indices",
+    "triplet_pipeline",
+    "zappos_tfds",
+]
+
+
+def __getattr__(name):
+    if name == "zappos_tfds":  # imports tensorflow_datasets only when asked for
+        return importlib.import_module("keras_mtl.datasets.zappos_tfds")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
