@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_mtl.layers import task_columns
 from keras_mtl.layers import task_ids as task_ids_lib
 
 GRANULARITIES = ("layer", "channel")
@@ -128,33 +129,8 @@ class CrossStitch(keras.layers.Layer):
         self.diff_init = None if diff_init is None else float(diff_init)
         self.lr_multiplier = float(lr_multiplier)
 
-    def _column_shape(self, input_shape):
-        if isinstance(input_shape, list | tuple) and input_shape and isinstance(
-            input_shape[0], list | tuple
-        ):
-            if len(input_shape) != self.num_tasks:
-                raise ValueError(
-                    f"Expected {self.num_tasks} task columns (num_tasks={self.num_tasks}). "
-                    f"Received: {len(input_shape)} columns."
-                )
-            shapes = {tuple(s) for s in input_shape}
-            if len({s[1:] for s in shapes}) != 1:
-                raise ValueError(
-                    "Expected all task columns to have the same shape. "
-                    f"Received: shapes={[tuple(s) for s in input_shape]}"
-                )
-            return tuple(input_shape[0])
-        input_shape = tuple(input_shape)
-        if len(input_shape) < 3 or input_shape[1] != self.num_tasks:
-            raise ValueError(
-                f"Expected a stacked input of shape (batch, num_tasks={self.num_tasks}, ..., "
-                f"channels) or a list of {self.num_tasks} columns. "
-                f"Received: shape={input_shape}"
-            )
-        return (input_shape[0],) + input_shape[2:]
-
     def build(self, input_shape):
-        column_shape = self._column_shape(input_shape)
+        column_shape = task_columns.column_shape(input_shape, self.num_tasks)
         channels = column_shape[-1]
         if channels is None:
             raise ValueError(
@@ -175,13 +151,7 @@ class CrossStitch(keras.layers.Layer):
         return [self.alpha]
 
     def call(self, inputs):
-        as_list = isinstance(inputs, list | tuple)
-        if as_list:
-            self._column_shape([tuple(x.shape) for x in inputs])
-            stacked = ops.stack(list(inputs), axis=1)
-        else:
-            self._column_shape(tuple(inputs.shape))
-            stacked = inputs
+        stacked, as_list = task_columns.stack_columns(inputs, self.num_tasks)
         alpha = ops.cast(scale_gradient(self.alpha, self.lr_multiplier), stacked.dtype)
         mixed = cross_stitch_mix(stacked, alpha)
         if as_list:
@@ -189,8 +159,8 @@ class CrossStitch(keras.layers.Layer):
         return mixed
 
     def compute_output_shape(self, input_shape):
-        self._column_shape(input_shape)
-        if isinstance(input_shape, list | tuple) and isinstance(input_shape[0], list | tuple):
+        task_columns.column_shape(input_shape, self.num_tasks)
+        if task_columns.is_shape_list(input_shape):
             return [tuple(s) for s in input_shape]
         return tuple(input_shape)
 

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_mtl.layers import task_columns
 from keras_mtl.layers import task_ids as task_ids_lib
 from keras_mtl.layers.task_conditioned_layer import TaskConditionedLayer
 
@@ -52,41 +53,18 @@ class SelectTaskColumn(TaskConditionedLayer):
     [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
     """
 
-    def _stacked_shape(self, columns_shape):
-        if isinstance(columns_shape, list | tuple) and columns_shape and isinstance(
-            columns_shape[0], list | tuple
-        ):
-            if len(columns_shape) != self.num_tasks:
-                raise ValueError(
-                    f"Expected {self.num_tasks} task columns (num_tasks={self.num_tasks}). "
-                    f"Received: {len(columns_shape)} columns."
-                )
-            first = tuple(columns_shape[0])
-            return (first[0], self.num_tasks) + first[1:]
-        shape = tuple(columns_shape)
-        if len(shape) < 2 or shape[1] != self.num_tasks:
-            raise ValueError(
-                f"Expected stacked columns of shape (batch, num_tasks={self.num_tasks}, ...). "
-                f"Received: shape={shape}"
-            )
-        return shape
-
     def _features_shape(self, input_shape):
         columns_shape, task_id_shape = task_ids_lib.split_inputs(input_shape, self.name)
-        stacked = self._stacked_shape(columns_shape)
-        task_ids_lib.check_task_id_shape(task_id_shape, stacked)
-        return (stacked[0],) + stacked[2:]
+        column = task_columns.column_shape(columns_shape, self.num_tasks)
+        task_ids_lib.check_task_id_shape(task_id_shape, column)
+        return column
 
     def build(self, input_shape):
         self._features_shape(input_shape)
 
     def call(self, inputs):
         columns, task_id = task_ids_lib.split_inputs(inputs, self.name)
-        if isinstance(columns, list | tuple):
-            self._stacked_shape([tuple(c.shape) for c in columns])
-            columns = ops.stack(list(columns), axis=1)
-        else:
-            self._stacked_shape(tuple(columns.shape))
+        columns, _ = task_columns.stack_columns(columns, self.num_tasks)
         ids = task_ids_lib.normalize_task_ids(task_id, self.num_tasks, columns)
         safe = ops.clip(ids, 0, self.num_tasks - 1)
         out = select_columns(columns, safe)
