@@ -132,7 +132,7 @@ def parse_args(argv=None):
                if importlib.util.find_spec(module) is None]
     if args.tuner == "bayesian" and missing:
         parser.error(f"--tuner bayesian needs {' and '.join(missing)} (KerasTuner's Gaussian "
-                     "process): pip install 'keras-tuner[bayesian]'")
+                     "process): pip install -e '.[bayesian]'")
     return args
 
 
