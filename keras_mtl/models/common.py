@@ -1,0 +1,162 @@
+"""Helpers shared by every model builder: inputs, argument checks, heads, the model class."""
+
+from collections.abc import Callable, Sequence
+
+import keras
+
+from keras_mtl.layers import SelectTaskColumn, TaskRouting
+from keras_mtl.layers.task_ids import check_num_tasks
+from keras_mtl.training import MultiTaskModel
+
+# A hook called as `hook(x, name)` right after a conv (and its BatchNorm, if any), before the
+# activation; it returns the tensor to continue with. Used to insert task routing.
+ConvHook = Callable[[keras.KerasTensor, str], keras.KerasTensor]
+
+
+def check_choice(name: str, value, allowed: Sequence) -> None:
+    """Raises `ValueError("Expected `name` to be one of ... Received: name=...")`."""
+    if value not in tuple(allowed):
+        raise ValueError(
+            f"Expected `{name}` to be one of {tuple(allowed)}. Received: {name}={value!r}"
+        )
+
+
+def check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"Expected `{name}` to be a positive int. Received: {name}={value!r}")
+    return value
+
+
+def check_width_multiplier(width_multiplier) -> float:
+    if (
+        isinstance(width_multiplier, bool)
+        or not isinstance(width_multiplier, int | float)
+        or (width_multiplier <= 0)
+    ):
+        raise ValueError(
+            "Expected `width_multiplier` to be a positive number. "
+            f"Received: width_multiplier={width_multiplier!r}"
+        )
+    return float(width_multiplier)
+
+
+def scaled(filters: int, width_multiplier: float) -> int:
+    """`filters * width_multiplier`, rounded, at least 1."""
+    return max(1, int(round(filters * width_multiplier)))
+
+
+def resolve_task_names(num_tasks, task_names: Sequence[str] | None) -> list[str]:
+    """Validates `num_tasks` and returns `task_names` or `["task_0", ...]`."""
+    num_tasks = check_num_tasks(num_tasks)
+    if task_names is None:
+        return [f"task_{i}" for i in range(num_tasks)]
+    task_names = list(task_names)
+    if (
+        len(task_names) != num_tasks
+        or len(set(task_names)) != num_tasks
+        or not all(isinstance(n, str) and n.isidentifier() for n in task_names)
+    ):
+        raise ValueError(
+            f"Expected `task_names` to be {num_tasks} distinct identifiers (one per task). "
+            f"Received: task_names={task_names!r}"
+        )
+    return task_names
+
+
+def model_inputs(input_shape: Sequence[int]) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """The two inputs of every builder: `image` (float32) and `task_id` (int32, shape `()`)."""
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3 or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in input_shape
+    ):
+        raise ValueError(
+            "Expected `input_shape` to be (height, width, channels) of positive ints. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    image = keras.Input(shape=input_shape, dtype="float32", name="image")
+    task_id = keras.Input(shape=(), dtype="int32", name="task_id")
+    return image, task_id
+
+
+def selected_heads(features, task_id, task_names, units: int, name: str = "logits", **dense):
+    """One `Dense(units)` head per task, applied to every sample; each sample keeps its own.
+
+    Returns the `(batch, units)` output of the sample's own task head (layer `name`, a
+    `SelectTaskColumn`) and the head layer names (`head_<task>`).
+    """
+    heads = [keras.layers.Dense(units, name=f"head_{t}", **dense) for t in task_names]
+    columns = [head(features) for head in heads]
+    if len(columns) == 1:
+        return keras.layers.Identity(name=name)(columns[0]), [heads[0].name]
+    out = SelectTaskColumn(len(task_names), name=name)([columns, task_id])
+    return out, [head.name for head in heads]
+
+
+def layers_between(inputs, outputs) -> list[str]:
+    """Names of the layers on the paths from `inputs` to `outputs` (inputs excluded).
+
+    Used to list every layer of an independent column (ITN, single-task nets) as task-specific.
+    """
+    graph = keras.Model(inputs=list(inputs), outputs=list(outputs))
+    return [layer.name for layer in graph.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+
+def build_model(
+    image,
+    task_id,
+    outputs,
+    task_names: Sequence[str],
+    task_specific_layers: Sequence[str],
+    name: str,
+) -> MultiTaskModel:
+    """Wraps the functional graph into the package's `MultiTaskModel`."""
+    return MultiTaskModel(
+        inputs={"image": image, "task_id": task_id},
+        outputs=outputs,
+        task_names=list(task_names),
+        num_tasks=len(task_names),
+        task_specific_layers=list(task_specific_layers),
+        name=name,
+    )
+
+
+def copy_weights_by_layer_name(source: keras.Model, target: keras.Model) -> list[str]:
+    """Copies the weights of every layer of `source` into the same-named layer of `target`.
+
+    For example to start an only-mask model (`zhao_retrieval_net(method="only_mask")`) from a
+    trained FSN or IB model: the shared layers carry the same names in every variant.
+
+    Returns:
+        The names of the layers copied.
+    """
+    copied = []
+    target_layers = {layer.name: layer for layer in target.layers}
+    for layer in source.layers:
+        other = target_layers.get(layer.name)
+        if other is None or not layer.weights or len(layer.weights) != len(other.weights):
+            continue
+        if any(a.shape != b.shape for a, b in zip(layer.weights, other.weights, strict=True)):
+            continue
+        other.set_weights(layer.get_weights())
+        copied.append(layer.name)
+    return copied
+
+
+def routing_hook(num_tasks: int, task_id, sharing_ratio: float, seed: int, names: list):
+    """A conv hook inserting a `TaskRouting` layer (seeds `seed`, `seed + 1`, ...).
+
+    The names of the inserted layers are appended to `names`.
+    """
+    counter = iter(range(10**9))
+
+    def hook(x, unit_name):
+        layer = TaskRouting(
+            num_tasks,
+            sharing_ratio=sharing_ratio,
+            seed=seed + next(counter),
+            name=f"routing_{unit_name}",
+        )
+        names.append(layer.name)
+        return layer([x, task_id])
+
+    return hook
