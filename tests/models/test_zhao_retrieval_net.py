@@ -138,3 +138,12 @@ def test_errors_name_the_argument(kwargs, match):
 def test_cross_stitch_needs_two_tasks():
     with pytest.raises(ValueError, match="Expected `num_tasks` >= 2 for method='cross_stitch'"):
         zhao_retrieval_net(1, method="cross_stitch", **SMALL)
+
+
+def test_smallest_input_is_48():
+    # 48 -> conv1 46 -> blocks: (46-2)//2=22 -> 10 -> 4 -> 1; 47 ends at 0 after block5.
+    model = zhao_retrieval_net(2, input_shape=(48, 48, 3), width_multiplier=0.125,
+                               embedding_dim=8)
+    assert model.output.shape == (None, 8)
+    with pytest.raises(ValueError, match=r"at least 48x48.*Received: input_shape=\(47, 47, 3\)"):
+        zhao_retrieval_net(2, input_shape=(47, 47, 3), width_multiplier=0.125)
