@@ -5,8 +5,6 @@ from collections.abc import Sequence
 import keras
 import keras_tuner
 
-from keras_mtl.layers import CrossStitch
-from keras_mtl.layers.cross_stitch import cross_stitch_init
 from keras_mtl.losses import TripletLoss
 from keras_mtl.models.zhao_retrieval_net import METHODS, MODULATE_FROM, zhao_retrieval_net
 
@@ -47,8 +45,7 @@ class RetrievalHyperModel(keras_tuner.HyperModel):
       (Strezoski et al. Fig. 5: 0.2 to 0.6 beat both 0 and 1).
     - `stitch_same_init`: initial weight of a column onto itself in every cross-stitch unit
       (off-diagonal `(1 - same) / (T - 1)`), when `method == "cross_stitch"` (Misra et al.;
-      Bhuin et al. Sec. 5.2 use 0.9 / 0.1). `zhao_retrieval_net` has no argument for
-      it, so the built units' `alpha` is re-initialised (and their `same_init` set).
+      Bhuin et al. Sec. 5.2 use 0.9 / 0.1), passed to `zhao_retrieval_net`.
     - `embedding_dim`: units of the fc embedding.
     - `learning_rate`: log-uniform in `learning_rate` when it is a `(min, max)` pair.
 
@@ -235,7 +232,6 @@ class RetrievalHyperModel(keras_tuner.HyperModel):
                 value = _choice(hp, hp_name, values)
             if method == parent:
                 kwargs[argument] = value
-        stitch_same_init = kwargs.pop("stitch_same_init", None)
         embedding_dim = _choice(hp, "embedding_dim", self.embedding_dims)
         if isinstance(self.learning_rate, tuple):
             low, high = self.learning_rate
@@ -255,26 +251,12 @@ class RetrievalHyperModel(keras_tuner.HyperModel):
             )
         except ValueError as e:  # a bad fixed size: stop the search instead of retrying
             raise keras_tuner.errors.FatalValueError(str(e)) from e
-        if stitch_same_init is not None:
-            _set_stitch_init(model, stitch_same_init)
         model.compile(
             optimizer=OPTIMIZERS[self.optimizer](learning_rate=learning_rate),
             loss=TripletLoss(self.margin),
             probe=self.probe,
         )
         return model
-
-
-def _set_stitch_init(model, same_init):
-    """Re-initialises every `CrossStitch` unit to `same_init` / `(1 - same_init) / (T - 1)`."""
-    for layer in model.layers:
-        if isinstance(layer, CrossStitch):
-            alpha = cross_stitch_init(layer.num_tasks, same_init)
-            if layer.granularity == "channel":
-                alpha = alpha[:, :, None].repeat(layer.alpha.shape[-1], axis=-1)
-            layer.same_init = float(same_init)
-            layer.diff_init = None
-            layer.alpha.assign(alpha)
 
 
 def _choice(hp, name, values):
