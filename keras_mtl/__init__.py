@@ -1,7 +1,33 @@
-"""keras-mtl: task-conditioned multi-task learning for Keras 3 / TensorFlow."""
+"""keras-mtl: task-conditioned multi-task learning for Keras 3 / TensorFlow.
 
-from keras_mtl import layers
+Submodules: `layers`, `models`, `training`, `losses`, `metrics`, `export` (imported here), and
+`datasets`, `evaluation`, `tuning` (imported on first access; `tuning` needs keras-tuner).
+"""
+
+import importlib
+
+from keras_mtl import export, layers, losses, metrics, models, training
 from keras_mtl.training import MultiTaskModel
 from keras_mtl.version import __version__
 
-__all__ = ["MultiTaskModel", "__version__", "layers"]
+_LAZY = ("datasets", "evaluation", "tuning")
+
+__all__ = [
+    "MultiTaskModel",
+    "__version__",
+    "datasets",
+    "evaluation",
+    "export",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "training",
+    "tuning",
+]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f"keras_mtl.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
