@@ -1,0 +1,73 @@
+"""Triplet accuracy per task, counted correct / total (Zhao et al. 2018, Tables 3 and 6)."""
+
+import keras
+import numpy as np
+from keras import ops
+
+
+def triplet_correct(anchor, positive, negative):
+    """`(batch,)` bool: the anchor is strictly nearer (squared Euclidean) the positive."""
+    positive_distance = ops.sum(ops.square(anchor - positive), axis=-1)
+    negative_distance = ops.sum(ops.square(anchor - negative), axis=-1)
+    return ops.less(positive_distance, negative_distance)
+
+
+@keras.saving.register_keras_serializable(package="keras_mtl")
+class TripletAccuracy(keras.metrics.Metric):
+    """Fraction of test triplets whose anchor is nearer the positive, per task and averaged.
+
+    Counts are accumulated per task (correct and total), never as an average of batch means.
+    The scalar result is the mean of the per-task accuracies over the tasks seen so far, as
+    the "average" column of Zhao et al.'s tables; `per_task_result()` gives each task's value.
+
+    Reference:
+        Zhao et al., ECCV 2018, Sec. 4 (triplet prediction accuracy), Tables 3 and 6.
+
+    Args:
+        num_tasks: number of tasks T.
+        name: metric name.
+
+    Call arguments (`update_state`):
+        y_true: `(batch,)` or `(batch, 1)` int task ids of the triplets.
+        y_pred: `(batch, 3, dim)` anchor, positive and negative embeddings along axis 1.
+        sample_weight: optional `(batch,)` weights (counts are weighted).
+
+    Example:
+    >>> m = TripletAccuracy(num_tasks=2)
+    >>> m.update_state([0, 1], embeddings)  # embeddings: (2, 3, dim)
+    >>> m.per_task_result()
+    """
+
+    def __init__(self, num_tasks, name="triplet_accuracy", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        if not isinstance(num_tasks, int) or num_tasks < 1:
+            raise ValueError(f"Expected `num_tasks` to be a positive int. Received: {num_tasks}")
+        self.num_tasks = num_tasks
+        self.correct = self.add_variable(shape=(num_tasks,), initializer="zeros", name="correct")
+        self.total = self.add_variable(shape=(num_tasks,), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        task_ids = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        y_pred = ops.convert_to_tensor(y_pred)
+        correct = ops.cast(triplet_correct(y_pred[:, 0], y_pred[:, 1], y_pred[:, 2]), "float32")
+        weight = ops.ones_like(correct)
+        if sample_weight is not None:
+            weight = ops.reshape(ops.cast(sample_weight, "float32"), (-1,)) * weight
+        one_hot = ops.one_hot(task_ids, self.num_tasks, dtype="float32")
+        self.correct.assign_add(ops.sum(one_hot * (correct * weight)[:, None], axis=0))
+        self.total.assign_add(ops.sum(one_hot * weight[:, None], axis=0))
+
+    def result(self):
+        seen = ops.cast(self.total > 0, "float32")
+        per_task = ops.divide_no_nan(self.correct, self.total)
+        return ops.divide_no_nan(ops.sum(per_task * seen), ops.sum(seen))
+
+    def per_task_result(self):
+        """NumPy `(T,)` accuracies (NaN for tasks without triplets)."""
+        correct = np.asarray(ops.convert_to_numpy(self.correct))
+        total = np.asarray(ops.convert_to_numpy(self.total))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, correct / np.maximum(total, 1), np.nan)
+
+    def get_config(self):
+        return {"num_tasks": self.num_tasks, "name": self.name, "dtype": self.dtype}

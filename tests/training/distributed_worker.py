@@ -1,0 +1,66 @@
+"""Subprocess entry point for the distribution tests (not collected by pytest).
+
+Usage: python distributed_worker.py MODE OUTPUT_JSON
+  single     train on one device
+  mirrored   2 logical CPU devices: train with the default strategy and MirroredStrategy
+  worker     one MultiWorkerMirroredStrategy worker (TF_CONFIG from the environment)
+"""
+
+import json
+import os
+import sys
+
+import tensorflow as tf
+
+STEPS, GLOBAL_BATCH = 3, 12
+
+
+def _train(strategy=None, dataset=False):
+    import keras
+    from training_helpers import build_embedding_model, triplet_batch
+
+    from keras_mtl.losses import TripletLoss
+
+    scope = strategy.scope() if strategy is not None else tf.name_scope("single")
+    with scope:
+        model = build_embedding_model(task_names=["a", "b", "c"])
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss=TripletLoss(1.0),
+                      probe="grouped")
+    batch = triplet_batch(size=STEPS * GLOBAL_BATCH)
+    if dataset:
+        data = tf.data.Dataset.from_tensor_slices(batch).batch(GLOBAL_BATCH)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        history = model.fit(data.with_options(options), epochs=1, verbose=0)
+    else:
+        history = model.fit(batch, batch_size=GLOBAL_BATCH, epochs=1, verbose=0, shuffle=False)
+    matrices = model.conflict_matrices()
+    return {
+        "weights": [w.numpy().tolist() for w in model.trainable_weights],
+        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+        "num_replicas": strategy.num_replicas_in_sync if strategy is not None else 1,
+        "cosine": [[None if x != x else float(x) for x in row] for row in matrices["cosine"]],
+    }
+
+
+def main():
+    mode, output = sys.argv[1], sys.argv[2]
+    if mode == "mirrored":
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        result = {"single": _train(), "mirrored": _train(
+            tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))}
+    elif mode == "worker":
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        result = _train(strategy, dataset=True)
+    else:
+        result = _train(dataset=True)
+    with open(output, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    main()
