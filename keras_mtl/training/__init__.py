@@ -5,6 +5,7 @@ from keras_mtl.training.conflict_matrix_callback import ConflictMatrixCallback
 from keras_mtl.training.conflict_metrics import (
     ConflictFraction,
     PairwiseGradientCosine,
+    PerTaskMean,
     UpdateComplianceRatio,
 )
 from keras_mtl.training.loss_weighting import (
@@ -24,6 +25,7 @@ __all__ = [
     "MGDAWeighting",
     "MultiTaskModel",
     "PairwiseGradientCosine",
+    "PerTaskMean",
     "UniformWeighting",
     "UpdateComplianceRatio",
     "gradient_probe",

@@ -192,14 +192,15 @@ class MultiTaskModel(keras.Model):
         state = _MetricState()
         state.user_metrics = list(metrics or [])
         state.task_metrics = [_get_metric(m) for m in state.user_metrics]
-        state.task_losses = [keras.metrics.Mean(name=f"loss_{n}") for n in self.task_names]
+        state.task_losses = conflict_metrics.PerTaskMean(self.task_names, "loss_")
         state.triplet_accuracy = TripletAccuracy(num_tasks)
         state.seen_triplets = False
         state.probe = [
             conflict_metrics.PairwiseGradientCosine(num_tasks),
             conflict_metrics.ConflictFraction(),
             conflict_metrics.UpdateComplianceRatio(num_tasks),
-        ] + [keras.metrics.Mean(name=f"grad_norm_{name}") for name in self.task_names]
+            conflict_metrics.PerTaskMean(self.task_names, "grad_norm_"),
+        ]
         self._mtl_metrics = state
         self._compile_kwargs = dict(kwargs, jit_compile=jit_compile)
         self._in_evaluate = False
@@ -209,7 +210,7 @@ class MultiTaskModel(keras.Model):
         metrics = super().metrics
         state = getattr(self, "_mtl_metrics", None)
         if self.compiled and state is not None:
-            metrics = metrics + state.task_losses + state.task_metrics
+            metrics = metrics + [state.task_losses] + state.task_metrics
             if state.seen_triplets:
                 metrics.append(state.triplet_accuracy)
         return metrics
@@ -300,9 +301,8 @@ class MultiTaskModel(keras.Model):
             self._update_probe_metrics(gram, present, tf.cast(do_probe, tf.float32))
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
         self._loss_tracker.update_state(result["objective"] * num_replicas)
-        for tracker, total, count in zip(self._mtl_metrics.task_losses, tf.unstack(sums),
-                                         tf.unstack(counts), strict=True):
-            tracker.update_state(tf.math.divide_no_nan(total, count), sample_weight=count)
+        self._mtl_metrics.task_losses.update_state(
+            tf.math.divide_no_nan(sums, counts), sample_weight=counts)
         logs = self.get_metrics_result()
         if probing:
             logs.update(self._probe_results())
@@ -320,9 +320,8 @@ class MultiTaskModel(keras.Model):
         self._loss_tracker.update_state(
             tf.math.divide_no_nan(tf.reduce_sum(weights * sums), total), sample_weight=total
         )
-        for tracker, value, count in zip(self._mtl_metrics.task_losses, tf.unstack(sums),
-                                         tf.unstack(counts), strict=True):
-            tracker.update_state(tf.math.divide_no_nan(value, count), sample_weight=count)
+        self._mtl_metrics.task_losses.update_state(
+            tf.math.divide_no_nan(sums, counts), sample_weight=counts)
         self._update_task_metrics(pairs)
         logs = self.get_metrics_result()
         return _for_strategy(logs)
@@ -405,11 +404,14 @@ class MultiTaskModel(keras.Model):
         ucr.update_state(gram, present, weight)
         norms = tf.sqrt(tf.maximum(tf.linalg.diag_part(gram), 0.0))
         task_weight = tf.cast(present, tf.float32) * weight
-        for t, tracker in enumerate(self._mtl_metrics.probe[3:]):
-            tracker.update_state(norms[t], sample_weight=task_weight[t])
+        self._mtl_metrics.probe[3].update_state(norms, sample_weight=task_weight)
 
     def _probe_results(self):
-        return {metric.name: metric.result() for metric in self._mtl_metrics.probe}
+        logs = {}
+        for metric in self._mtl_metrics.probe:
+            result = metric.result()
+            logs.update(result if isinstance(result, dict) else {metric.name: result})
+        return logs
 
     def _update_task_metrics(self, pairs):
         for task_ids, y, y_pred in pairs:

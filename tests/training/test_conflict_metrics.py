@@ -43,3 +43,16 @@ def test_cosine_and_conflict_fraction_are_pooled_over_batches():
     assert float(conflict.result()) == pytest.approx(1 / 3)
     conflict.update_state(_gram([1.0], [-1.0], [-1.0]), [True, True, True])
     assert float(conflict.result()) == pytest.approx((1 + 2) / (3 + 3))  # counts, not means
+
+
+def test_per_task_mean_hand_values():
+    from keras_mtl.training import PerTaskMean
+
+    metric = PerTaskMean(["a", "b", "c"], "loss_")
+    metric.update_state([1.0, 2.0, 9.0], sample_weight=[1.0, 3.0, 0.0])
+    metric.update_state([3.0, 4.0, 5.0], sample_weight=[1.0, 1.0, 2.0])
+    result = {k: float(v) for k, v in metric.result().items()}
+    # a: (1*1 + 3*1) / 2 = 2; b: (2*3 + 4*1) / 4 = 2.5; c: (9*0 + 5*2) / 2 = 5
+    assert result == {"loss_a": 2.0, "loss_b": 2.5, "loss_c": 5.0}
+    metric.reset_state()
+    assert all(float(v) == 0.0 for v in metric.result().values())
