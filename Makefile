@@ -3,8 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The main job. Until the Zappos retrieval example lands, the layers tour stands in for it.
-MAIN_JOB ?= examples/layers_tour.py
+# The main job: the flagship example on its embedded default data.
+MAIN_JOB ?= examples/zappos_retrieval.py
 
 .PHONY: demo test install install-test lint
 
