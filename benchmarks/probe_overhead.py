@@ -7,11 +7,11 @@ Prints a table and writes JSON.
 
 The network is the Zhao et al. Table 2 retrieval net (conv1, four blocks of conv / stride-2
 pool / residual block of two convs, fc 256) with per-task channel scaling from block4 on:
-`keras_mtl.models.zhao_retrieval_net` when it exists, else an equivalent local copy.
+`keras_mtl.models.zhao_retrieval_net(T, method="modulation")`.
 
 Usage:
     python benchmarks/probe_overhead.py                      # full grid (slow on CPU)
-    python benchmarks/probe_overhead.py --sizes 32 --tasks 1 4 --steps 3 --triplets 8 \\
+    python benchmarks/probe_overhead.py --sizes 48 --tasks 1 4 --steps 3 --triplets 8 \\
         --no-memory
 """
 
@@ -25,56 +25,11 @@ import sys
 import time
 
 
-def _local_zhao_net(num_tasks, input_shape):
-    import keras
-    import tensorflow as tf
-
-    from keras_mtl import MultiTaskModel
-
-    class TaskScale(keras.layers.Layer):
-        """Per-task channel scaling initialised to ones (stand-in for TaskModulation)."""
-
-        def __init__(self, num_tasks, **kwargs):
-            super().__init__(**kwargs)
-            self.num_tasks = num_tasks
-
-        def build(self, input_shape):
-            self.scale = self.add_weight(
-                shape=(self.num_tasks, input_shape[0][-1]), initializer="ones", name="scale"
-            )
-
-        @property
-        def task_specific_weights(self):
-            return [self.scale]
-
-        def call(self, inputs):
-            features, task_id = inputs
-            w = tf.gather(self.scale, tf.reshape(tf.cast(task_id, "int32"), [-1]))
-            return features * tf.reshape(w, [-1] + [1] * (len(features.shape) - 2) + [w.shape[-1]])
-
-    image = keras.Input(input_shape, name="image")
-    task_id = keras.Input((), dtype="int32", name="task_id")
-    x = keras.layers.Conv2D(32, 3, activation="relu", name="conv1")(image)
-    for index, filters in enumerate([64, 128, 128, 128], start=2):
-        x = keras.layers.Conv2D(filters, 3, activation="relu", name=f"block{index}_conv")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"block{index}_pool")(x)
-        y = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
-        y = keras.layers.Conv2D(filters, 3, padding="same")(y)
-        x = keras.layers.Activation("relu")(keras.layers.Add()([x, y]))
-        if index >= 4:
-            x = TaskScale(num_tasks, name=f"mod{index}")([x, task_id])
-    x = keras.layers.Dense(256, name="fc")(keras.layers.Flatten()(x))
-    x = TaskScale(num_tasks, name="mod_fc")([x, task_id])
-    return MultiTaskModel({"image": image, "task_id": task_id}, x, num_tasks=num_tasks)
-
-
 def build_model(num_tasks, size):
-    try:
-        from keras_mtl.models import zhao_retrieval_net
-    except ImportError:
-        return _local_zhao_net(num_tasks, (size, size, 3)), "local"
-    return zhao_retrieval_net(num_tasks, method="modulation", input_shape=(size, size, 3)), (
-        "keras_mtl.models.zhao_retrieval_net")
+    from keras_mtl.models import zhao_retrieval_net
+
+    model = zhao_retrieval_net(num_tasks, method="modulation", input_shape=(size, size, 3))
+    return model, "keras_mtl.models.zhao_retrieval_net"
 
 
 def run_config(args):
