@@ -117,7 +117,7 @@ def main():
                         help="skip probe='full' above this many tasks (it costs ~T steps)")
     parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True,
                         help="also measure peak RSS per mode in separate processes")
-    parser.add_argument("--output", default="probe_overhead.json")
+    parser.add_argument("--output", default="outputs/benchmarks/probe_overhead.json")
     parser.add_argument("--mode", choices=["config", "memory"], help=argparse.SUPPRESS)
     parser.add_argument("--num-tasks", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -162,6 +162,7 @@ def main():
         memory = f"{r['peak_rss_mib']:.0f}" if r["peak_rss_mib"] else "-"
         print(f"{r['size']:>5} {r['num_tasks']:>3} {r['probe']:>8} "
               f"{r['median_step_s'] * 1000:>10.1f} {ratio:>6} {memory:>13}")
+    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     with open(args.output, "w", encoding="utf-8") as handle:
         json.dump({"results": results, "args": vars(args)}, handle, indent=2)
     print(f"wrote {args.output}")
