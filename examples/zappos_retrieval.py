@@ -42,7 +42,7 @@ from keras_mtl import datasets, evaluation  # noqa: E402
 from keras_mtl.export import export_for_serving  # noqa: E402
 from keras_mtl.losses import TripletLoss  # noqa: E402
 from keras_mtl.models import zhao_retrieval_net  # noqa: E402
-from keras_mtl.training import ConflictMatrixCallback  # noqa: E402
+from keras_mtl.training import fit_triplets  # noqa: E402
 
 COMPARE = ("fsn", "itn", "csn", "modulation")
 PAPER_NAMES = {
@@ -71,13 +71,13 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=64, help="triplets per batch")
     parser.add_argument("--image-size", type=int, default=64, help="square input side")
-    parser.add_argument("--width", type=float, default=0.5,
+    parser.add_argument("--width", type=float, default=0.25,
                         help="width multiplier of the Table 2 network (1.0 = paper)")
     parser.add_argument("--embedding-dim", type=int, default=64, help="paper: 256")
     parser.add_argument("--learning-rate", type=float, default=0.05,
                         help="Adagrad learning rate (paper: 0.01 for 40 epochs)")
     parser.add_argument("--margin", type=float, default=0.2, help="triplet margin alpha (Eq. 6)")
-    parser.add_argument("--train-triplets", type=int, default=12000,
+    parser.add_argument("--train-triplets", type=int, default=4000,
                         help="triplets per epoch on the embedded data (all tasks)")
     parser.add_argument("--probe", default="grouped", choices=("grouped", "full", "off"),
                         help="gradient-conflict probe mode")
@@ -129,21 +129,10 @@ def train(method, data, args, out_dir):
         loss=TripletLoss(margin=args.margin),
         probe=args.probe,
     )
-    pipe = dict(batch_size=args.batch_size, image_size=size, seed=args.seed)
-    train_ds = datasets.triplet_pipeline(data, "train", augment=True, **pipe)
-    val_ds = datasets.triplet_pipeline(data, "val", sampling="sequential", **pipe)
-    conflicts = ConflictMatrixCallback(out_dir / f"conflict_{method}",
-                                       log_dir=str(out_dir / "logs" / method))
-    callbacks = [
-        conflicts,
-        keras.callbacks.TensorBoard(str(out_dir / "logs" / method)),
-        keras.callbacks.ModelCheckpoint(str(out_dir / f"zappos_{method}.keras")),
-        keras.callbacks.TerminateOnNaN(),
-    ]
     print(f"\n== {PAPER_NAMES.get(method, method)}: {model.count_params():,} parameters")
-    # The pipeline orders (and reshuffles) the triplets itself: shuffle=False.
-    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, callbacks=callbacks,
-              shuffle=False, verbose=args.verbose)
+    _, conflicts = fit_triplets(model, data, epochs=args.epochs, batch_size=args.batch_size,
+                                image_size=size, seed=args.seed, output_dir=out_dir,
+                                run_name=f"zappos_{method}", verbose=args.verbose)
     return model, conflicts
 
 

@@ -1,9 +1,11 @@
 """Datasets for task-conditioned multi-task learning, read from local files only.
 
-Retrieval loaders (`load_zappos`, `load_generated_zappos`, `load_celeba`) return a
+Retrieval loaders (`load_zappos`, `load_generated_zappos`, `load_celeba`,
+`load_generated_celeba`) return a
 `RetrievalDataset`; `triplet_pipeline` turns one of its splits into `tf.data` batches
 `{"anchor", "positive", "negative": float32 [B, H, W, 3] in [0, 1], "task_id": int32 [B]}`.
-Multi-MNIST (`make_multi_mnist`, `load_multi_mnist`) is classification and feeds
+Multi-MNIST (`make_multi_mnist`, `load_multi_mnist`; `generate_digits` renders offline digits
+for it) is classification and feeds
 `classification_pipeline`. The TFDS builder lives in `keras_mtl.datasets.zappos_tfds`, imported
 on first access so that `tensorflow_datasets` is not imported with `keras_mtl`.
 """
@@ -12,6 +14,8 @@ import importlib
 
 from keras_mtl.datasets.celeba import ALL_ATTRIBUTES, ZHAO_ATTRIBUTES, load_celeba
 from keras_mtl.datasets.generated import default_cache_dir, load_generated_zappos
+from keras_mtl.datasets.generated_digits import generate_digits
+from keras_mtl.datasets.generated_faces import load_generated_celeba
 from keras_mtl.datasets.multi_mnist import MultiDigitDataset, load_multi_mnist, make_multi_mnist
 from keras_mtl.datasets.pipeline import (
     batch_indices,
@@ -33,8 +37,10 @@ __all__ = [
     "classification_pipeline",
     "default_cache_dir",
     "flatten_triplet_batch",
+    "generate_digits",
     "image_pipeline",
     "load_celeba",
+    "load_generated_celeba",
     "load_generated_zappos",
     "load_multi_mnist",
     "load_zappos",

@@ -8,6 +8,7 @@ from keras_mtl.training.conflict_metrics import (
     PerTaskMean,
     UpdateComplianceRatio,
 )
+from keras_mtl.training.fit_triplets import fit_triplets
 from keras_mtl.training.loss_weighting import (
     FixedWeighting,
     LossWeighting,
@@ -28,6 +29,7 @@ __all__ = [
     "PerTaskMean",
     "UniformWeighting",
     "UpdateComplianceRatio",
+    "fit_triplets",
     "gradient_probe",
     "min_norm_weights",
 ]

@@ -1,15 +1,10 @@
 """The layers tour runs end to end in a fast mode and prints one row per model."""
 
-import importlib.util
-from pathlib import Path
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "layers_tour.py"
 
 
-def test_layers_tour_fast(capsys):
-    spec = importlib.util.spec_from_file_location("layers_tour", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+
+def test_layers_tour_fast(capsys, load_example):
+    module = load_example("layers_tour")
     module.main(["--epochs", "1"])
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split()[0] == "model"

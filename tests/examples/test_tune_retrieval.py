@@ -1,22 +1,11 @@
 """The tuning example runs a 2-trial search in fast mode and prints the best trial and a table."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tune_retrieval.py"
 
-
-def load_example():
-    spec = importlib.util.spec_from_file_location("tune_retrieval", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_tune_retrieval_fast(capsys, tmp_path):
-    module = load_example()
+def test_tune_retrieval_fast(capsys, tmp_path, load_example):
+    module = load_example("tune_retrieval")
     rows = module.main([
         "--fast", "--cache-dir", str(tmp_path / "data"), "--directory", str(tmp_path / "tuner"),
     ])
@@ -39,8 +28,8 @@ def test_tune_retrieval_fast(capsys, tmp_path):
     assert (tmp_path / "tuner" / "tune_retrieval" / "oracle.json").is_file()
 
 
-def test_tune_retrieval_help_documents_every_flag(capsys):
-    module = load_example()
+def test_tune_retrieval_help_documents_every_flag(capsys, load_example):
+    module = load_example("tune_retrieval")
     with pytest.raises(SystemExit) as exit_info:
         module.main(["--help"])
     assert exit_info.value.code == 0

@@ -1,26 +1,15 @@
 """The flagship example runs end to end in --fast mode and writes everything it promises."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "zappos_retrieval.py"
-
-
-def load_example():
-    spec = importlib.util.spec_from_file_location("zappos_retrieval", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.mark.slow
-def test_fast_run_writes_outputs_and_a_servable_export(tmp_path, capsys):
-    example = load_example()
+def test_fast_run_writes_outputs_and_a_servable_export(tmp_path, capsys, load_example):
+    example = load_example("zappos_retrieval")
     out, export = tmp_path / "out", tmp_path / "saved_models" / "zappos_retrieval"
     summary = example.main([
         "--fast", "--output-dir", str(out), "--export-dir", str(export),
@@ -46,8 +35,8 @@ def test_fast_run_writes_outputs_and_a_servable_export(tmp_path, capsys):
     assert got["embedding"].shape == (3, 16)
 
 
-def test_help_lists_every_flag(capsys):
-    example = load_example()
+def test_help_lists_every_flag(capsys, load_example):
+    example = load_example("zappos_retrieval")
     with pytest.raises(SystemExit):
         example.parse_args(["--help"])
     text = capsys.readouterr().out

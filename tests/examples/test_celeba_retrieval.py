@@ -1,0 +1,69 @@
+"""The CelebA example runs end to end in --fast mode on generated faces and reports Table 3."""
+
+import json
+
+import numpy as np
+import pytest
+
+
+@pytest.mark.slow
+def test_fast_run_prints_table_and_pairs_and_writes_outputs(tmp_path, capsys, load_example):
+    example = load_example("celeba_retrieval")
+    out = tmp_path / "out"
+    summary = example.main([
+        "--fast", "--output-dir", str(out), "--cache-dir", str(tmp_path / "cache"),
+        "--verbose", "0",
+    ])
+    printed = capsys.readouterr().out
+    assert "Table 3" in printed and "Most compatible pairs" in printed
+    assert "Least compatible pairs" in printed
+    for name in ("accuracy.png", "ucr_modulation.png", "results.json", "celeba_modulation.keras"):
+        assert (out / name).stat().st_size > 0, name
+    assert any((out / "logs").rglob("events.out.tfevents.*"))
+    # the embedded data went through the raw CelebA layout in the cache dir
+    assert list((tmp_path / "cache").glob("celeba_generated_*/img_align_celeba/000001.jpg"))
+
+    names = summary["task_names"]
+    assert summary["data"] == "celeb_a_generated" and len(names) == 3
+    result = summary["results"]["modulation"]
+    assert result["total"] == [10] * 3  # every task evaluated on its test triplets
+    np.testing.assert_allclose(result["accuracy"],
+                               np.array(result["correct"]) / np.array(result["total"]))
+    ucr = np.array(summary["ucr"]["modulation"])
+    assert ucr.shape == (3, 3)
+    off = ucr[~np.eye(3, dtype=bool)]
+    assert np.all((off >= 0) & (off <= 1))
+    np.testing.assert_allclose(ucr, ucr.T, equal_nan=True)
+    assert json.loads((out / "results.json").read_text())["params"]["modulation"] > 0
+
+
+def test_table_and_pair_ranking(load_example):
+    example = load_example("celeba_retrieval")
+    args = example.parse_args(["--fast"])
+    table = example.format_table(
+        {"fsn": {"accuracy": np.array([0.5, 1.0]), "mean": 0.75},
+         "ib": {"accuracy": np.array([0.25, 0.75]), "mean": 0.5}},
+        {"fsn": 1000, "ib": 1234}, ["Smiling", "Bald"], args)
+    lines = table.splitlines()
+    assert "FSN" in lines[0] and "IB-25" in lines[0]
+    assert lines[2].split() == ["Smiling", "50.00%", "25.00%"]
+    assert lines[-2].split() == ["mean", "75.00%", "50.00%"]
+    assert lines[-1].split() == ["parameters", "1,000", "1,234"]
+
+    ucr = np.array([[np.nan, 0.9, 0.1], [0.9, np.nan, 0.5], [0.1, 0.5, np.nan]])
+    cosine = np.array([[1, 0.3, -0.2], [0.3, 1, 0.0], [-0.2, 0.0, 1]])
+    best, worst = example.ranked_pairs(ucr, cosine, np.zeros((3, 3)), ["a", "b", "c"], 1)
+    assert best[0][3:] == ("a", "b") and worst[0][3:] == ("a", "c")
+
+
+def test_help_lists_every_flag_and_bad_batch_size_is_rejected(tmp_path, capsys, load_example):
+    example = load_example("celeba_retrieval")
+    with pytest.raises(SystemExit):
+        example.parse_args(["--help"])
+    text = capsys.readouterr().out
+    for flag in ("--data-dir", "--method", "--compare", "--epochs", "--batch-size",
+                 "--image-size", "--seed", "--attributes", "--fast"):
+        assert flag in text
+    with pytest.raises(ValueError, match="Expected --batch-size to be a multiple"):
+        example.main(["--batch-size", "50", "--output-dir", str(tmp_path / "o"),
+                      "--cache-dir", str(tmp_path / "cache")])
