@@ -141,6 +141,34 @@ def default_cache_dir() -> str:
     return os.path.join(home, "keras_mtl", "datasets")
 
 
+def cached_folder(cache_dir, name, write):
+    """Returns `cache_dir/name`, creating it once with `write(folder)`, atomically.
+
+    The data is written to a temporary folder and moved into place only when complete (marked
+    by a `COMPLETE` file), so an interrupted run never leaves a half-written cache and two
+    concurrent runs do not corrupt each other.
+    """
+    directory = os.path.join(cache_dir, name)
+    complete = os.path.join(directory, "COMPLETE")
+    if os.path.isfile(complete):
+        return directory
+    os.makedirs(cache_dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".tmp_{name}_", dir=cache_dir)
+    try:
+        write(tmp)
+        open(os.path.join(tmp, "COMPLETE"), "w").close()
+        if os.path.isdir(directory) and not os.path.isfile(complete):
+            shutil.rmtree(directory, ignore_errors=True)  # an interrupted earlier attempt
+        try:
+            os.replace(tmp, directory)
+        except OSError:  # another process finished first; its copy is identical
+            if not os.path.isfile(complete):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
 def load_generated_zappos(
     *,
     num_images: int = 2400,
@@ -178,26 +206,12 @@ def load_generated_zappos(
     for arg, value, low in (("num_images", num_images, 40), ("image_size", image_size, 16)):
         if int(value) < low:
             raise ValueError(f"Expected `{arg}` >= {low}. Received: {arg}={value}")
-    cache_dir = cache_dir or default_cache_dir()
-    directory = os.path.join(
-        cache_dir, f"zappos_generated_v1_n{num_images}_s{image_size}_seed{seed}"
+    directory = cached_folder(
+        cache_dir or default_cache_dir(),
+        f"zappos_generated_v1_n{num_images}_s{image_size}_seed{seed}",
+        lambda tmp: write_generated_zappos(tmp, num_images=num_images, image_size=image_size,
+                                           seed=seed),
     )
-    complete = os.path.join(directory, "COMPLETE")
-    if not os.path.isfile(complete):
-        os.makedirs(cache_dir, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=".tmp_zappos_generated_", dir=cache_dir)
-        try:
-            write_generated_zappos(tmp, num_images=num_images, image_size=image_size, seed=seed)
-            open(os.path.join(tmp, "COMPLETE"), "w").close()
-            if os.path.isdir(directory) and not os.path.isfile(complete):
-                shutil.rmtree(directory, ignore_errors=True)  # an interrupted earlier attempt
-            try:
-                os.replace(tmp, directory)
-            except OSError:  # another process finished first; its copy is identical
-                if not os.path.isfile(complete):
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return load_zappos(
         directory,
         triplets="sample",

@@ -33,13 +33,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
-import tempfile
 
 import numpy as np
 
 from keras_mtl.datasets.celeba import ALL_ATTRIBUTES, ZHAO_ATTRIBUTES, load_celeba
-from keras_mtl.datasets.generated import default_cache_dir
+from keras_mtl.datasets.generated import cached_folder, default_cache_dir
 from keras_mtl.datasets.retrieval_dataset import RetrievalDataset
 
 DEFAULT_NUM_TRIPLETS = {"train": 1000, "val": 100, "test": 300}  # per task
@@ -260,26 +258,12 @@ def load_generated_celeba(
     for arg, value, low in (("num_images", num_images, 500), ("image_size", image_size, 32)):
         if int(value) < low:
             raise ValueError(f"Expected `{arg}` >= {low}. Received: {arg}={value}")
-    cache_dir = cache_dir or default_cache_dir()
-    directory = os.path.join(
-        cache_dir, f"celeba_generated_v2_n{num_images}_s{image_size}_seed{seed}"
+    directory = cached_folder(
+        cache_dir or default_cache_dir(),
+        f"celeba_generated_v2_n{num_images}_s{image_size}_seed{seed}",
+        lambda tmp: write_generated_celeba(tmp, num_images=num_images, image_size=image_size,
+                                           seed=seed),
     )
-    complete = os.path.join(directory, "COMPLETE")
-    if not os.path.isfile(complete):
-        os.makedirs(cache_dir, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=".tmp_celeba_generated_", dir=cache_dir)
-        try:
-            write_generated_celeba(tmp, num_images=num_images, image_size=image_size, seed=seed)
-            open(os.path.join(tmp, "COMPLETE"), "w").close()
-            if os.path.isdir(directory) and not os.path.isfile(complete):
-                shutil.rmtree(directory, ignore_errors=True)  # an interrupted earlier attempt
-            try:
-                os.replace(tmp, directory)
-            except OSError:  # another process finished first; its copy is identical
-                if not os.path.isfile(complete):
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     data = load_celeba(directory, source="raw", attributes=attributes, seed=seed,
                        num_triplets=num_triplets or DEFAULT_NUM_TRIPLETS, check_images="exists")
     return dataclasses.replace(data, name="celeb_a_generated")
