@@ -96,7 +96,7 @@ class CrossStitch(keras.layers.Layer):
     >>> import numpy as np
     >>> stitch = CrossStitch(num_tasks=2)
     >>> a, b = np.ones((1, 3), "float32"), np.zeros((1, 3), "float32")
-    >>> [np.asarray(y).round(2).tolist() for y in stitch([a, b])]
+    >>> [np.asarray(y, "float64").round(2).tolist() for y in stitch([a, b])]
     [[[0.9, 0.9, 0.9]], [[0.1, 0.1, 0.1]]]
     """
 

@@ -18,6 +18,20 @@ class TaskConditionedLayer(keras.layers.Layer):
     Args:
         num_tasks: int >= 1, the number of tasks.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: list or tuple `[features, task_id]` (see above).
+
+    Example:
+
+    >>> from keras import ops
+    >>> class TaskBias(TaskConditionedLayer):
+    ...     def build(self, input_shape):
+    ...         channels = self._features_shape(input_shape)[-1]
+    ...         self.bias = self.add_weight(shape=(self.num_tasks, channels))
+    ...     def call(self, inputs):
+    ...         features, ids = self._split_and_check(inputs)
+    ...         return features + ops.take(self.bias, ids, axis=0)
     """
 
     def __init__(self, num_tasks, **kwargs):

@@ -41,7 +41,7 @@ class TaskEmbedding(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> TaskEmbedding(num_tasks=3, target_shape=(4, 4, 20))(np.array([0, 2])).shape
+    >>> tuple(TaskEmbedding(num_tasks=3, target_shape=(4, 4, 20))(np.array([0, 2])).shape)
     (2, 4, 4, 20)
     """
 

@@ -34,7 +34,16 @@ def modulate_projection(features, weights):
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
 class StackedIdentity(keras.initializers.Initializer):
-    """Initialises a `(num_tasks, C, C)` tensor with one identity matrix per task."""
+    """Initialises a `(num_tasks, C, C)` tensor with one identity matrix per task.
+
+    The default kernel initializer of `TaskModulation(mode="projection")`: every task starts
+    with the identity projection (Zhao et al. Sec. 4.1 initialise the modules to the identity).
+
+    Example:
+
+    >>> tuple(StackedIdentity()((2, 3, 3)).shape)
+    (2, 3, 3)
+    """
 
     def __call__(self, shape, dtype=None):
         if len(shape) != 3 or shape[1] != shape[2]:
@@ -91,7 +100,7 @@ class TaskModulation(TaskConditionedLayer):
     >>> import numpy as np
     >>> layer = TaskModulation(num_tasks=3)
     >>> x = np.ones((2, 4, 4, 8), "float32")
-    >>> layer([x, np.array([0, 2])]).shape
+    >>> tuple(layer([x, np.array([0, 2])]).shape)
     (2, 4, 4, 8)
     """
 

@@ -74,7 +74,7 @@ class TopDownModulator(TaskConditionedLayer):
 
     >>> import numpy as np
     >>> block = TopDownModulator(num_tasks=2, filters=(8, 16))
-    >>> block([np.zeros((3, 28, 28, 1), "float32"), np.array([0, 1, 1])]).shape
+    >>> tuple(block([np.zeros((3, 28, 28, 1), "float32"), np.array([0, 1, 1])]).shape)
     (3, 7, 7, 16)
     """
 

@@ -100,9 +100,10 @@ class UpdateComplianceRatio(_PairMatrixMetric):
         sample_weight: scalar, 0 to skip the batch.
 
     Example:
+    >>> import numpy as np
     >>> m = UpdateComplianceRatio(2)
-    >>> m.update_state([[1.0, 0.5], [0.5, 1.0]], [True, True])
-    >>> m.update_state([[1.0, -0.5], [-0.5, 1.0]], [True, True])
+    >>> m.update_state(np.array([[1.0, 0.5], [0.5, 1.0]], "float32"), np.array([True, True]))
+    >>> m.update_state(np.array([[1.0, -0.5], [-0.5, 1.0]], "float32"), np.array([True, True]))
     >>> float(m.result())
     0.5
     """
@@ -146,6 +147,7 @@ class ConflictFraction(keras.metrics.Metric):
         return {"name": self.name, "dtype": self.dtype}
 
 
+@keras.saving.register_keras_serializable(package="keras_mtl")
 class PerTaskMean(keras.metrics.Metric):
     """Weighted means of T per-task values, kept in two `(T,)` variables.
 
@@ -160,6 +162,12 @@ class PerTaskMean(keras.metrics.Metric):
 
     Call arguments (`update_state`):
         values: `(T,)` per-task values; sample_weight: `(T,)` weights (0 skips a task).
+
+    Example:
+    >>> m = PerTaskMean(["a", "b"], "loss_")
+    >>> m.update_state([1.0, 4.0], sample_weight=[2.0, 0.0])
+    >>> {k: float(v) for k, v in m.result().items()}
+    {'loss_a': 1.0, 'loss_b': 0.0}
     """
 
     def __init__(self, task_names, prefix, name=None, dtype=None):

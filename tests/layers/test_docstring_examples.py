@@ -1,0 +1,24 @@
+"""The `Example:` sections of the layers' docstrings run and print what they show."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "keras_mtl.layers.cross_stitch",
+    "keras_mtl.layers.select_task_column",
+    "keras_mtl.layers.task_conditioned_layer",
+    "keras_mtl.layers.task_embedding",
+    "keras_mtl.layers.task_modulation",
+    "keras_mtl.layers.task_routing",
+    "keras_mtl.layers.tensor_modulation",
+    "keras_mtl.layers.top_down_modulator",
+    "keras_mtl.training.conflict_metrics",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
