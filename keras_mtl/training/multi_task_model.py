@@ -3,7 +3,6 @@
 import warnings
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_mtl.metrics.triplet_accuracy import TripletAccuracy
@@ -343,8 +342,9 @@ class MultiTaskModel(keras.Model):
         self._update_task_metrics(pairs)
         result = {"sums": sums, "counts": counts, "grads": grads, "objective": objective}
         if with_task_shape:
-            size = sum(int(np.prod(v.shape)) for v in self.shared_variables)
-            result["flat"] = tf.zeros([self._num_tasks, size])
+            # Stands in for the probed branch's (T, P) gradients inside `tf.cond` (branches may
+            # differ in shape); one column, not P: no (T, P) zeros on every skipped step.
+            result["flat"] = tf.zeros([self._num_tasks, 1])
         return result
 
     def _task_gradients(self, batch):
