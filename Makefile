@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The main job: the flagship example on its embedded default data.
 MAIN_JOB ?= examples/zappos_retrieval.py
 
-.PHONY: demo test install install-test lint
+.PHONY: demo test install install-test lint report
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,7 @@ test: install-test
 
 lint: install-test
 	$(BIN)/python -m ruff check .
+
+# The reproduction report (Zhao Tables 1, 3, 6 on the embedded data): docs/reproduction/.
+report: install
+	$(BIN)/python benchmarks/reproduction_report.py $(ARGS)

@@ -15,7 +15,11 @@ hairline (`Receding_Hairline`), a fringe (`Bangs`), straight or wavy strands, fo
 face (`Chubby`), a second chin line (`Double_Chin`), a long narrow face (`Oval_Face`).
 Nuisance factors vary too: skin tone (`Pale_Skin`), hair colour (`Black_Hair`, `Blond_Hair`,
 `Brown_Hair`, `Gray_Hair`), long hair for women (`Male`), `Eyeglasses`, `Wearing_Hat`,
-background, position, scale and rotation.
+background, position, scale and rotation. The face fills the frame (like CelebA's aligned
+crops) and the marks are drawn bold and in high contrast (facial hair is dark whatever the hair
+colour), so each of the 20 attributes can be read from 48x48 pixels: a kernel ridge classifier
+on raw pixels beats the majority class for every one (tested). Smaller, fainter marks left a
+triplet network at chance on a CPU-sized budget.
 
 The attributes are drawn so that some tasks are related and others are not:
 - mouth group: `High_Cheekbones` and `Mouth_Slightly_Open` depend on `Smiling`;
@@ -101,13 +105,19 @@ def render_face(attrs: dict[str, bool], size: int, rng: np.random.Generator) -> 
     background = rgb(np.full(3, rng.uniform(0.75, 0.9)), 0.02)  # plain grey: faces dominate
     img = Image.new("RGB", (128, 128), background)
     d = ImageDraw.Draw(img, "RGBA")
-    s, cx, cy = rng.uniform(0.92, 1.06), 64 + rng.uniform(-4, 4), 66 + rng.uniform(-4, 4)
+    # The face fills the frame as in CelebA's aligned crops, so that the attribute marks
+    # (a few face-units wide) stay several pixels wide after resizing to 48-64 px.
+    s, cx, cy = rng.uniform(1.48, 1.58), 64 + rng.uniform(-2, 2), 70 + rng.uniform(-2, 2)
 
     def box(x0, y0, x1, y1):  # face-relative coordinates -> pixels
         return [cx + s * x0, cy + s * y0, cx + s * x1, cy + s * y1]
 
+    def px(width):  # a stroke width in face units -> pixels
+        return max(1, round(s * width))
+
     skin = SKIN[0] if attrs["Pale_Skin"] else SKIN[rng.integers(1, 4)]
-    skin_c, dark = rgb(skin), rgb(np.asarray(skin) * 0.55)
+    skin_c, dark = rgb(skin), rgb(np.asarray(skin) * 0.4)
+    beard = rgb((0.16, 0.11, 0.08))  # facial hair is dark whatever the hair colour: contrast
     hair = next((rgb(c) for k, c in HAIR.items() if attrs[k]), rgb(HAIR["Brown_Hair"]))
     hw = 26 + 7 * attrs["Chubby"] - 5 * attrs["Oval_Face"]
     hh = 33 + 5 * attrs["Oval_Face"]
@@ -121,7 +131,7 @@ def render_face(attrs: dict[str, bool], size: int, rng: np.random.Generator) -> 
                               fill=hair)
     d.ellipse(box(-hw, -hh, hw, hh), fill=skin_c)
     if attrs["Double_Chin"]:
-        d.arc(box(-hw * 0.6, hh - 14, hw * 0.6, hh + 4), 20, 160, fill=dark, width=3)
+        d.arc(box(-hw * 0.6, hh - 14, hw * 0.6, hh + 4), 20, 160, fill=dark, width=px(4))
     if not attrs["Bald"]:
         line = -hh + (20 if attrs["Receding_Hairline"] else 12)
         d.chord(box(-hw - 2, -hh - 6, hw + 2, 2 * line + hh + 6), 180, 360, fill=hair)
@@ -133,53 +143,55 @@ def render_face(attrs: dict[str, bool], size: int, rng: np.random.Generator) -> 
                 d.ellipse(box(x - 5, line - 5, x + 5, line + 4), fill=hair)
         if straight:
             for x in range(-hw + 4, hw - 3, 5):
-                d.line(box(x, -hh, x, line - 1), fill=rgb(np.asarray(hair) / 255 * 0.6), width=1)
+                d.line(box(x, -hh, x, line - 1), fill=rgb(np.asarray(hair) / 255 * 0.6),
+                       width=px(1))
         if attrs["Bangs"]:
             d.rectangle(box(-hw * 0.75, line - 4, hw * 0.75, -13), fill=hair)
     else:
         d.ellipse(box(-10, -hh + 3, 4, -hh + 9), fill=rgb(np.asarray(skin) * 1.15 + 0.1))
     if not attrs["Young"]:
         for y in (-hh + 22, -hh + 26):
-            d.line(box(-10, y, 10, y), fill=dark, width=1)
+            d.line(box(-12, y, 12, y), fill=dark, width=px(2))
         for side in (-1, 1):
-            d.line(box(side * 8, 10, side * 13, 20), fill=dark, width=1)
+            d.line(box(side * 8, 10, side * 13, 20), fill=dark, width=px(2))
     if attrs["Sideburns"]:
         for side in (-1, 1):
             d.rectangle(box(side * hw - 4 * (side > 0), -12, side * hw + 4 * (side < 0), 6),
-                        fill=hair)
-    brow_w = 4 if attrs["Bushy_Eyebrows"] else 2
+                        fill=beard)
+    brow_w = 5 if attrs["Bushy_Eyebrows"] else 2
     for side in (-1, 1):
         ex = side * 11
         d.ellipse(box(ex - 5, -7, ex + 5, -1), fill=(250, 250, 250))
         d.ellipse(box(ex - 2, -6, ex + 2, -2), fill=(30, 30, 40))
         if attrs["Arched_Eyebrows"]:
-            d.arc(box(ex - 7, -16, ex + 7, -6), 200, 340, fill=hair, width=brow_w)
+            d.arc(box(ex - 7, -16, ex + 7, -6), 200, 340, fill=hair, width=px(brow_w))
         else:
-            d.line(box(ex - 7, -11, ex + 7, -11), fill=hair, width=brow_w)
+            d.line(box(ex - 7, -11, ex + 7, -11), fill=hair, width=px(brow_w))
         if attrs["Bags_Under_Eyes"]:
-            d.arc(box(ex - 6, -4, ex + 6, 4), 20, 160, fill=dark, width=2)
+            d.arc(box(ex - 6, -4, ex + 6, 4), 20, 160, fill=dark, width=px(3))
         if attrs["High_Cheekbones"]:
-            d.ellipse(box(ex + side * 3 - 6, 4, ex + side * 3 + 6, 11), fill=(230, 90, 100, 140))
+            d.ellipse(box(ex + side * 3 - 6, 4, ex + side * 3 + 6, 11), fill=(235, 70, 90, 190))
     if attrs["Eyeglasses"]:
         for side in (-1, 1):
-            d.ellipse(box(side * 11 - 8, -10, side * 11 + 8, 3), outline=(20, 20, 20), width=2)
-        d.line(box(-3, -4, 3, -4), fill=(20, 20, 20), width=2)
-    d.line(box(0, -2, -3, 9), fill=dark, width=2)
+            d.ellipse(box(side * 11 - 8, -10, side * 11 + 8, 3), outline=(20, 20, 20),
+                      width=px(2))
+        d.line(box(-3, -4, 3, -4), fill=(20, 20, 20), width=px(2))
+    d.line(box(0, -2, -3, 9), fill=dark, width=px(2))
     if attrs["5_o_Clock_Shadow"]:
-        d.chord(box(-hw + 3, 0, hw - 3, hh), 0, 180, fill=(40, 40, 60, 90))
+        d.chord(box(-hw + 3, 0, hw - 3, hh), 0, 180, fill=(40, 40, 60, 130))
     if attrs["Mouth_Slightly_Open"]:
-        d.ellipse(box(-7, 15, 7, 23 if attrs["Smiling"] else 22), fill=(70, 10, 20))
-    if attrs["Smiling"]:
-        d.arc(box(-11, 8, 11, 22), 15, 165, fill=(150, 30, 40), width=3)
+        d.ellipse(box(-8, 14, 8, 25), fill=(60, 5, 15))
+    if attrs["Smiling"]:  # a wide upturned arc versus a short straight line
+        d.arc(box(-14, 4, 14, 24), 10, 170, fill=(150, 30, 40), width=px(4))
     else:
-        d.line(box(-9, 18, 9, 18), fill=(150, 30, 40), width=3)
+        d.line(box(-7, 18, 7, 18), fill=(150, 30, 40), width=px(3))
     if attrs["Mustache"]:
-        d.rectangle(box(-10, 11, 10, 15), fill=hair)
+        d.rectangle(box(-12, 10, 12, 15), fill=beard)
     if attrs["Goatee"]:
-        d.ellipse(box(-7, 23, 7, hh + 1), fill=hair)
+        d.ellipse(box(-8, 23, 8, hh + 1), fill=beard)
     if attrs["Wearing_Hat"]:
         d.rectangle(box(-hw - 6, -hh - 10, hw + 6, -hh + 10), fill=rgb(rng.random(3)))
-    img = img.rotate(rng.uniform(-8, 8), resample=Image.BILINEAR, fillcolor=background)
+    img = img.rotate(rng.uniform(-4, 4), resample=Image.BILINEAR, fillcolor=background)
     img = img.resize((size, size), Image.LANCZOS)
     pixels = np.asarray(img, np.float32) + rng.normal(0, 4, (size, size, 3))
     return np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
@@ -260,7 +272,7 @@ def load_generated_celeba(
             raise ValueError(f"Expected `{arg}` >= {low}. Received: {arg}={value}")
     directory = cached_folder(
         cache_dir or default_cache_dir(),
-        f"celeba_generated_v2_n{num_images}_s{image_size}_seed{seed}",
+        f"celeba_generated_v3_n{num_images}_s{image_size}_seed{seed}",
         lambda tmp: write_generated_celeba(tmp, num_images=num_images, image_size=image_size,
                                            seed=seed),
     )

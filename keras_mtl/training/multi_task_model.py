@@ -158,6 +158,15 @@ class MultiTaskModel(keras.Model):
                 f"Expected `probe_every` to be a positive int. Received: probe_every={probe_every}"
             )
         weighting = weighting_lib.get(loss_weighting)
+        if probe != "off" and self.built and not self.shared_variables:
+            warnings.warn(
+                "The model has no shared trainable variables (all are task-specific, e.g. "
+                "independent networks or one column per task), so gradient conflict between "
+                "tasks is undefined. Using probe='off' instead of "
+                f"{probe!r}.",
+                stacklevel=2,
+            )
+            probe = "off"
         exact_grouped = not variable_split.has_cross_row_layers(self)
         gradient_mode = probe
         if probe == "grouped" and not exact_grouped:

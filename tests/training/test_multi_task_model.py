@@ -242,6 +242,24 @@ def test_batch_norm_falls_back_to_full_with_warning():
     assert model.effective_probe == "full"
 
 
+def test_no_shared_variables_turns_the_probe_off_with_warning():
+    from keras_mtl.models import zhao_retrieval_net
+
+    itn = zhao_retrieval_net(2, method="itn", input_shape=(48, 48, 3), width_multiplier=0.125,
+                             embedding_dim=8)
+    assert itn.shared_variables == []  # independent networks: nothing to conflict over
+    with pytest.warns(UserWarning, match="no shared trainable variables"):
+        itn.compile(optimizer="sgd", loss=TripletLoss(MARGIN), probe="grouped")
+    assert itn.effective_probe == "off"
+
+    model = build_embedding_model()
+    model.shared_variables = []
+    with pytest.warns(UserWarning, match="no shared trainable variables"):
+        model.compile(optimizer="sgd", loss=TripletLoss(MARGIN), probe="full")
+    history = model.fit(triplet_batch(size=12), batch_size=6, epochs=1, verbose=0)
+    assert "ucr" not in history.history and "loss" in history.history
+
+
 def test_probe_every_k_and_epoch_reset(tmp_path):
     model = build_embedding_model()
     model.compile(optimizer="sgd", loss=TripletLoss(MARGIN), probe="grouped", probe_every=2)
