@@ -146,11 +146,10 @@ def load_data(args):
     """The real dataset from --data-dir, else the embedded generated one (same schema)."""
     from keras_mtl import datasets
 
-    if args.data_dir:
-        return datasets.load_zappos(args.data_dir, seed=args.seed)
     n = args.train_triplets
-    return datasets.load_generated_zappos(
-        num_images=400 if args.quick else 2400, image_size=max(64, args.image_size),
+    return datasets.load_zappos_or_generated(
+        args.data_dir, num_images=400 if args.quick else 2400,
+        image_size=max(64, args.image_size),
         num_triplets={"train": n, "val": max(n // 10, 64), "test": args.test_triplets},
         seed=args.seed)
 

@@ -100,10 +100,9 @@ def parse_args(argv=None):
 
 def load_data(args):
     """The real dataset from --data-dir, else the embedded generated one (same schema)."""
-    if args.data_dir:
-        return datasets.load_zappos(args.data_dir, seed=args.seed)
     n = args.train_triplets
-    return datasets.load_generated_zappos(
+    return datasets.load_zappos_or_generated(
+        args.data_dir,
         num_images=400 if args.fast else 2400,
         image_size=max(64, args.image_size),
         num_triplets={"train": n, "val": max(n // 10, 64), "test": max(n // 4, 128)},

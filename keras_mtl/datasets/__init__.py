@@ -13,7 +13,11 @@ on first access so that `tensorflow_datasets` is not imported with `keras_mtl`.
 import importlib
 
 from keras_mtl.datasets.celeba import ALL_ATTRIBUTES, ZHAO_ATTRIBUTES, load_celeba
-from keras_mtl.datasets.generated import default_cache_dir, load_generated_zappos
+from keras_mtl.datasets.generated import (
+    default_cache_dir,
+    load_generated_zappos,
+    load_zappos_or_generated,
+)
 from keras_mtl.datasets.generated_digits import generate_digits
 from keras_mtl.datasets.generated_faces import load_generated_celeba
 from keras_mtl.datasets.multi_mnist import MultiDigitDataset, load_multi_mnist, make_multi_mnist
@@ -44,6 +48,7 @@ __all__ = [
     "load_generated_zappos",
     "load_multi_mnist",
     "load_zappos",
+    "load_zappos_or_generated",
     "make_multi_mnist",
     "read_csn_triplets",
     "read_zappos_metadata",

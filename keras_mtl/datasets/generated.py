@@ -221,3 +221,32 @@ def load_generated_zappos(
         check_images="exists",
         name="zappos_generated",
     )
+
+
+def load_zappos_or_generated(
+    data_dir: str | None = None,
+    *,
+    num_triplets: dict[str, int] | None = None,
+    num_images: int = 2400,
+    image_size: int = 64,
+    seed: int = 0,
+    cache_dir: str | None = None,
+) -> RetrievalDataset:
+    """UT-Zappos50K from `data_dir` when given, else the embedded generated set (same schema).
+
+    What the examples and the reproduction report do with their `--data-dir` flag: the real
+    dataset is read by `load_zappos(data_dir, seed=seed)` with its own triplet protocol (CSN
+    files, or its default sampled counts); the other arguments size the generated default
+    (see `load_generated_zappos`) and are ignored for real data.
+
+    Example:
+
+    ```python
+    data = keras_mtl.datasets.load_zappos_or_generated(None, num_images=400)
+    data.name  # "zappos_generated"
+    ```
+    """
+    if data_dir:
+        return load_zappos(data_dir, seed=seed)
+    return load_generated_zappos(num_images=num_images, image_size=image_size,
+                                 num_triplets=num_triplets, seed=seed, cache_dir=cache_dir)

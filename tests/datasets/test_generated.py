@@ -74,3 +74,17 @@ def test_interrupted_cache_is_regenerated(tmp_path):
     again = load_generated_zappos(cache_dir=str(tmp_path), **SMALL)
     assert os.path.isfile(again.images[0]) and os.path.isfile(os.path.join(root, "COMPLETE"))
     assert not [d for d in os.listdir(tmp_path) if d.startswith(".tmp")]
+
+
+def test_load_zappos_or_generated_picks_by_data_dir(tmp_path, monkeypatch):
+    from keras_mtl.datasets import load_zappos_or_generated
+
+    generated_data = load_zappos_or_generated(None, num_images=60, image_size=32,
+                                              num_triplets={"train": 8, "val": 4, "test": 4},
+                                              cache_dir=str(tmp_path / "cache"))
+    assert generated_data.name == "zappos_generated"
+    assert len(generated_data.triplets["train"]) == 8
+    calls = []
+    monkeypatch.setattr(generated, "load_zappos", lambda d, **kw: calls.append((d, kw)) or "real")
+    assert load_zappos_or_generated("/data/ut-zap50k", num_images=60, seed=3) == "real"
+    assert calls == [("/data/ut-zap50k", {"seed": 3})]
