@@ -36,8 +36,15 @@ class _PairMatrixMetric(keras.metrics.Metric):
             shape=(num_tasks, num_tasks), initializer="zeros", name="count"
         )
 
-    def _accumulate(self, values, valid):
-        self.total.assign_add(tf.cast(values, self.total.dtype) * valid)
+    summary_key = None  # the `gradient_probe.conflict_summary` entry this metric averages
+
+    def update_state(self, gram, present, sample_weight=1.0):
+        self.update_from_summary(gradient_probe.conflict_summary(gram, present), sample_weight)
+
+    def update_from_summary(self, summary, sample_weight=1.0):
+        """Same as `update_state`, from a `gradient_probe.conflict_summary` computed once."""
+        valid = summary["valid"] * sample_weight
+        self.total.assign_add(tf.cast(summary[self.summary_key], self.total.dtype) * valid)
         self.count.assign_add(tf.cast(valid, self.count.dtype))
 
     def matrix(self):
@@ -71,12 +78,10 @@ class PairwiseGradientCosine(_PairMatrixMetric):
         sample_weight: scalar, 0 to skip the batch (a step without probe).
     """
 
+    summary_key = "cosine"
+
     def __init__(self, num_tasks, name="grad_cosine", dtype=None):
         super().__init__(num_tasks, name=name, dtype=dtype)
-
-    def update_state(self, gram, present, sample_weight=1.0):
-        summary = gradient_probe.conflict_summary(gram, present)
-        self._accumulate(summary["cosine"], summary["valid"] * sample_weight)
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
@@ -108,12 +113,10 @@ class UpdateComplianceRatio(_PairMatrixMetric):
     0.5
     """
 
+    summary_key = "positive"
+
     def __init__(self, num_tasks, name="ucr", dtype=None):
         super().__init__(num_tasks, name=name, dtype=dtype)
-
-    def update_state(self, gram, present, sample_weight=1.0):
-        summary = gradient_probe.conflict_summary(gram, present)
-        self._accumulate(summary["positive"], summary["valid"] * sample_weight)
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
@@ -135,7 +138,10 @@ class ConflictFraction(keras.metrics.Metric):
         self.pairs = self.add_variable(shape=(), initializer="zeros", name="pairs")
 
     def update_state(self, gram, present, sample_weight=1.0):
-        summary = gradient_probe.conflict_summary(gram, present)
+        self.update_from_summary(gradient_probe.conflict_summary(gram, present), sample_weight)
+
+    def update_from_summary(self, summary, sample_weight=1.0):
+        """Same as `update_state`, from a `gradient_probe.conflict_summary` computed once."""
         weight = tf.cast(sample_weight, tf.float32)
         self.conflicts.assign_add(summary["conflict_fraction"] * summary["num_pairs"] * weight)
         self.pairs.assign_add(summary["num_pairs"] * weight)

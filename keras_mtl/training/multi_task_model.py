@@ -407,10 +407,9 @@ class MultiTaskModel(keras.Model):
         return result
 
     def _update_probe_metrics(self, gram, present, weight):
-        cosine, conflict, ucr = self._mtl_metrics.probe[:3]
-        cosine.update_state(gram, present, weight)
-        conflict.update_state(gram, present, weight)
-        ucr.update_state(gram, present, weight)
+        summary = gradient_probe.conflict_summary(gram, present)  # once, for the three metrics
+        for metric in self._mtl_metrics.probe[:3]:
+            metric.update_from_summary(summary, weight)
         norms = tf.sqrt(tf.maximum(tf.linalg.diag_part(gram), 0.0))
         task_weight = tf.cast(present, tf.float32) * weight
         self._mtl_metrics.probe[3].update_state(norms, sample_weight=task_weight)
