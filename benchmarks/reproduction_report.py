@@ -15,7 +15,6 @@ matrices) go to --run-dir, or to a temporary folder that is deleted.
 """
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -24,6 +23,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+
+# Strict JSON (NaN -> null), as written to results.json; kept under this name for the tests.
+from keras_mtl.evaluation.results_json import to_json_compatible as without_nan  # noqa: E402, F401
 
 METHODS = ("fsn", "itn", "csn", "ib25", "modulation", "routing", "cross_stitch", "top_down")
 LABELS = {"fsn": "FSN", "itn": "ITN", "csn": "CSN", "ib25": "IB-25", "modulation": "Modulation",
@@ -276,17 +278,6 @@ def comparisons(results, task_names):
     return out
 
 
-def without_nan(value):
-    """`value` with every float NaN replaced by None (strict JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {k: without_nan(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [without_nan(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return None if np.isnan(value) else float(value)
-    return value
-
-
 def percent_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -385,8 +376,7 @@ def main(argv=None):
         "seconds": time.time() - start,
     }
     (out / "report.md").write_text(render_markdown(summary), encoding="utf-8")
-    with open(out / "results.json", "w", encoding="utf-8") as handle:
-        json.dump(without_nan(summary), handle, indent=2, default=str)
+    evaluation.save_json(out / "results.json", summary)
     print(f"\nWrote {out / 'report.md'}, results.json and the PNGs in "
           f"{time.time() - start:.0f} s.")
     return summary

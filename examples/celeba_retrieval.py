@@ -28,7 +28,6 @@ bars per method), `ucr_<method>.png` (UCR and gradient-cosine heatmaps, last epo
 """
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -263,8 +262,7 @@ def main(argv=None):
                 for k, v in matrices.items()},
         "seconds": round(time.time() - start, 1),
     }
-    with open(out_dir / "results.json", "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2, default=str)
+    evaluation.save_json(out_dir / "results.json", summary)
 
     print("\nWritten:")
     for path in figures:

@@ -25,7 +25,6 @@ of `sigmoid` of the level-0 TD -> BU2 lateral, i.e. the gate of Eq. 3), `multi_m
 """
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -216,8 +215,7 @@ def main(argv=None):
         "results": {k: {**v, "accuracy": v["accuracy"].tolist()} for k, v in results.items()},
         "seconds": round(time.time() - start, 1),
     }
-    with open(out_dir / "results.json", "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2, default=str)
+    evaluation.save_json(out_dir / "results.json", summary)
     print("\nWritten:")
     for path in figures:
         print(f"  {path}")

@@ -27,7 +27,6 @@ size (bilinear, antialiased), divide by 255.
 """
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -236,8 +235,7 @@ def main(argv=None):
         export_path = export_for_serving(main_model, args.export_dir)
     summary["seconds"] = round(time.time() - start, 1)
     summary["export"] = str(export_path) if export_path else None
-    with open(out_dir / "results.json", "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2, default=str)
+    evaluation.save_json(out_dir / "results.json", summary)
 
     print("\nWritten:")
     for path in figures:
