@@ -78,15 +78,17 @@ def time_calls(fn, warmup, repeats, min_seconds=0.0):
 
 
 def random_triplet_batch(num_triplets, image_size, num_tasks, seed=0):
-    """Random `{"anchor", "positive", "negative", "task_id"}` triplets (tasks round-robin)."""
+    """Random triplets (tasks round-robin) as model inputs: three consecutive rows each."""
     import numpy as np
+
+    from keras_mtl.losses import interleave_triplets
 
     rng = np.random.default_rng(seed)
     shape = (num_triplets, image_size, image_size, 3)
     batch = {k: rng.uniform(size=shape).astype("float32") for k in ("anchor", "positive",
                                                                    "negative")}
     batch["task_id"] = (np.arange(num_triplets) % num_tasks).astype("int32")
-    return batch
+    return interleave_triplets(batch)
 
 
 def time_fit_steps(model, batch, warmup, steps):

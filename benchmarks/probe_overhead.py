@@ -24,6 +24,11 @@ import subprocess
 import sys
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:  # _common.py lives next to this script
+    sys.path.insert(0, HERE)
+import _common  # noqa: E402
+
 
 def build_model(num_tasks, size):
     from keras_mtl.models import zhao_retrieval_net
@@ -38,16 +43,11 @@ def run_config(args):
     One model per mode; timed steps are interleaved (off, grouped, full, off, ...) so that
     load from other processes on the machine affects every mode alike.
     """
-    import numpy as np
     import tensorflow as tf
 
     from keras_mtl.losses import TripletLoss
 
-    rng = np.random.default_rng(0)
-    shape = (args.triplets, args.size, args.size, 3)
-    batch = {k: rng.normal(size=shape).astype("float32") for k in ("anchor", "positive",
-                                                                     "negative")}
-    batch["task_id"] = (np.arange(args.triplets) % args.num_tasks).astype("int32")
+    batch = _common.random_triplet_batch(args.triplets, args.size, args.num_tasks)
     models, source = {}, None
     for probe in args.probes:
         model, source = build_model(args.num_tasks, args.size)
@@ -75,15 +75,10 @@ def run_config(args):
 
 def run_memory(args):
     """Peak resident memory of one probe mode (a few steps in a fresh process)."""
-    import numpy as np
 
     from keras_mtl.losses import TripletLoss
 
-    rng = np.random.default_rng(0)
-    shape = (args.triplets, args.size, args.size, 3)
-    batch = {k: rng.normal(size=shape).astype("float32") for k in ("anchor", "positive",
-                                                                     "negative")}
-    batch["task_id"] = (np.arange(args.triplets) % args.num_tasks).astype("int32")
+    batch = _common.random_triplet_batch(args.triplets, args.size, args.num_tasks)
     model, _ = build_model(args.num_tasks, args.size)
     model.compile(optimizer="adagrad", loss=TripletLoss(0.2), probe=args.probes[0])
     for _ in range(2):

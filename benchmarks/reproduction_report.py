@@ -178,8 +178,8 @@ def run_method(method, data, args, run_dir):
     import keras
 
     from keras_mtl import evaluation
+    from keras_mtl.evaluation import fit_triplets
     from keras_mtl.losses import TripletLoss
-    from keras_mtl.training import fit_triplets
 
     keras.utils.set_random_seed(args.seed)
     start = time.time()

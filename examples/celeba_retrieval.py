@@ -40,9 +40,9 @@ import numpy as np  # noqa: E402
 import keras_mtl  # noqa: E402
 from keras_mtl import datasets, evaluation  # noqa: E402
 from keras_mtl.datasets.generated_faces import attribute_correlation  # noqa: E402
+from keras_mtl.evaluation import fit_triplets  # noqa: E402
 from keras_mtl.losses import TripletLoss  # noqa: E402
 from keras_mtl.models import zhao_retrieval_net  # noqa: E402
-from keras_mtl.training import fit_triplets  # noqa: E402
 
 COMPARE = ("fsn", "ib", "modulation")
 PAPER_NAMES = {

@@ -2,8 +2,9 @@
 
 Retrieval loaders (`load_zappos`, `load_generated_zappos`, `load_celeba`,
 `load_generated_celeba`) return a
-`RetrievalDataset`; `triplet_pipeline` turns one of its splits into `tf.data` batches
-`{"anchor", "positive", "negative": float32 [B, H, W, 3] in [0, 1], "task_id": int32 [B]}`.
+`RetrievalDataset`; `triplet_pipeline` turns one of its splits into `tf.data` batches of model
+inputs `{"image": float32 [3B, H, W, 3] in [0, 1], "task_id": int32 [3B]}`, the anchor,
+positive and negative of each triplet in consecutive rows.
 Multi-MNIST (`make_multi_mnist`, `load_multi_mnist`; `generate_digits` renders offline digits
 for it) is classification and feeds
 `classification_pipeline`. The TFDS builder lives in `keras_mtl.datasets.zappos_tfds`, imported
@@ -24,7 +25,6 @@ from keras_mtl.datasets.multi_mnist import MultiDigitDataset, load_multi_mnist, 
 from keras_mtl.datasets.pipeline import (
     batch_indices,
     classification_pipeline,
-    flatten_triplet_batch,
     image_pipeline,
     triplet_pipeline,
 )
@@ -40,7 +40,6 @@ __all__ = [
     "batch_indices",
     "classification_pipeline",
     "default_cache_dir",
-    "flatten_triplet_batch",
     "generate_digits",
     "image_pipeline",
     "load_celeba",

@@ -9,9 +9,11 @@ Batch schema of `triplet_pipeline` (one element = one batch, a dict, no separate
  "task_id":  int32   [B]}            # the task under which anchor ~ positive
 ```
 
-`flatten_triplet_batch(batch)` turns it into the model's input dict
-`{"image": float32 [3B, H, W, 3], "task_id": int32 [3B]}` (anchors, then positives, then
-negatives), so `f_a, f_p, f_n = tf.split(model(inputs), 3)` gives the embeddings of Zhao Eq. 6.
+By default (`model_inputs=True`) each batch is already the model's input dict
+`{"image": float32 [3B, H, W, 3], "task_id": int32 [3B]}`: the anchor, positive and negative of
+each triplet in three consecutive rows (`keras_mtl.losses.interleave_triplets`), so that
+`keras_mtl.losses.split_triplets(model(inputs))` gives the embeddings of Zhao Eq. 6 and
+`TripletLoss` scores them.
 
 Preprocessing: decode (JPEG/PNG) -> RGB -> bilinear resize (antialiased) to `image_size` ->
 float32 / 255. Augmentation (`augment=True`, for training): random horizontal flip and a
@@ -37,6 +39,7 @@ import itertools
 import numpy as np
 
 from keras_mtl.datasets.retrieval_dataset import RetrievalDataset, find_bad_images
+from keras_mtl.losses.triplet_loss import interleave_triplets
 
 SAMPLING_MODES = ("balanced", "one_task", "shuffle", "sequential")
 
@@ -209,6 +212,7 @@ def triplet_pipeline(
     seed: int = 0,
     cache_images: bool | str = "auto",
     prefetch: bool = True,
+    model_inputs: bool = True,
 ):
     """Builds a `tf.data.Dataset` of triplet batches from a `RetrievalDataset` split.
 
@@ -228,16 +232,20 @@ def triplet_pipeline(
         cache_images: decode the split's images once into memory (`True`), stream them from
             disk (`False`), or `"auto"`: cache when they take under 1 GiB as uint8.
         prefetch: append `prefetch(tf.data.AUTOTUNE)`.
+        model_inputs: yield what a retrieval model trains on (`fit`, `evaluate`): the inputs
+            `{"image": [3B, H, W, 3], "task_id": [3B]}`, three consecutive rows per triplet
+            (`keras_mtl.losses.interleave_triplets`). False: the triplet dicts of the module
+            docstring (to look at the data).
 
     Returns:
-        A finite `tf.data.Dataset` with known cardinality whose elements are batch dicts.
+        A finite `tf.data.Dataset` with known cardinality whose elements are batches.
 
     Example:
 
     ```python
     data = keras_mtl.datasets.load_generated_zappos()
     train = keras_mtl.datasets.triplet_pipeline(data, "train", batch_size=64, augment=True)
-    batch = next(iter(train))  # batch["anchor"].shape == (64, 64, 64, 3)
+    batch = next(iter(train))  # batch["image"].shape == (192, 64, 64, 3)
     ```
     """
     import tensorflow as tf
@@ -280,7 +288,7 @@ def triplet_pipeline(
             else:
                 out[name] = _to_float(images, image_size)
         out["task_id"] = tf.cast(r[:, 3], tf.int32)
-        return out
+        return interleave_triplets(out) if model_inputs else out
 
     ds = ds.map(to_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE) if prefetch else ds
@@ -314,21 +322,6 @@ def image_pipeline(
     fetch = _image_source(dataset.images, indices, image_size, cache_images)
     ds = tf.data.Dataset.from_tensor_slices(indices).batch(batch_size)
     return ds.map(lambda i: _to_float(fetch(i), image_size)).prefetch(tf.data.AUTOTUNE)
-
-
-def flatten_triplet_batch(batch):
-    """Stacks a triplet batch into the model's input dict.
-
-    Args:
-        batch: a dict with `anchor`, `positive`, `negative` `[B, H, W, 3]` and `task_id` `[B]`.
-
-    Returns:
-        `{"image": [3B, H, W, 3], "task_id": [3B]}`: anchors, positives, then negatives.
-    """
-    import tensorflow as tf
-
-    images = tf.concat([batch["anchor"], batch["positive"], batch["negative"]], axis=0)
-    return {"image": images, "task_id": tf.tile(batch["task_id"], [3])}
 
 
 def classification_pipeline(

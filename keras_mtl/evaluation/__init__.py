@@ -1,6 +1,9 @@
-"""Evaluation of retrieval models: per-task triplet accuracy, top-k retrieval, figures, JSON."""
+"""Retrieval experiments: the triplet fit loop, per-task triplet accuracy, top-k retrieval,
+figures, JSON."""
 
+from keras_mtl.evaluation.fit_triplets import fit_triplets
 from keras_mtl.evaluation.plots import (
+    heatmap_png,
     save_accuracy_bars,
     save_matrix_heatmaps,
     save_retrieval_grid,
@@ -10,6 +13,8 @@ from keras_mtl.evaluation.retrieval import embed, retrieve, top_k, triplet_accur
 
 __all__ = [
     "embed",
+    "fit_triplets",
+    "heatmap_png",
     "retrieve",
     "save_accuracy_bars",
     "save_json",

@@ -1,8 +1,8 @@
 """Figures of a retrieval run: accuracy bars, a retrieval grid (Zhao Fig. 4), matrix heatmaps."""
 
-import numpy as np
+import io
 
-from keras_mtl.training.conflict_matrix_callback import heatmap_png
+import numpy as np
 
 
 def _pyplot():
@@ -12,6 +12,27 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def heatmap_png(matrices, task_names, title=""):
+    """PNG bytes of side-by-side heatmaps, `matrices` a dict `{name: (T, T) array}`."""
+    plt = _pyplot()
+
+    size = max(3.0, 0.35 * len(task_names) + 2.0)
+    figure, axes = plt.subplots(1, len(matrices), figsize=(size * len(matrices), size))
+    axes = np.atleast_1d(axes)
+    for axis, (name, matrix) in zip(axes, matrices.items(), strict=True):
+        low = -1.0 if name == "cosine" else 0.0
+        image = axis.imshow(matrix, vmin=low, vmax=1.0, cmap="coolwarm" if low < 0 else "viridis")
+        axis.set_title(f"{name} {title}".strip())
+        axis.set_xticks(range(len(task_names)), task_names, rotation=90, fontsize=7)
+        axis.set_yticks(range(len(task_names)), task_names, fontsize=7)
+        figure.colorbar(image, ax=axis, fraction=0.046)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plt.close(figure)
+    return buffer.getvalue()
 
 
 def save_matrix_heatmaps(path, matrices, task_names, title=""):

@@ -6,12 +6,19 @@ from keras_mtl.losses.related_weights_loss import (
     related_weights_regularizer,
 )
 from keras_mtl.losses.task_relevance_loss import TaskRelevanceLoss, task_relevance_loss
-from keras_mtl.losses.triplet_loss import TripletLoss, triplet_loss
+from keras_mtl.losses.triplet_loss import (
+    TripletLoss,
+    interleave_triplets,
+    split_triplets,
+    triplet_loss,
+)
 
 __all__ = [
     "RelatedWeightsLoss",
     "TaskRelevanceLoss",
     "TripletLoss",
+    "interleave_triplets",
+    "split_triplets",
     "related_weights_loss",
     "related_weights_regularizer",
     "task_relevance_loss",

@@ -1,7 +1,83 @@
-"""Triplet loss on squared Euclidean distances (Zhao et al. 2018, Eq. 6)."""
+"""Triplet loss on squared Euclidean distances (Zhao et al. 2018, Eq. 6), and the row layout.
+
+A triplet batch reaches a model as ordinary rows: the anchor, positive and negative of each
+triplet are three consecutive rows of the model's input, with the same task id
+(`interleave_triplets`). The model's output for the batch is then `(3B, dim)`, which
+`TripletLoss` reads back as `(B, 3, dim)` (`split_triplets`): one loss value per triplet.
+`TripletLoss.rows_per_example = 3` tells `MultiTaskModel` that three input rows make one
+example, so nothing else in the model knows about triplets.
+"""
 
 import keras
+import numpy as np
 from keras import ops
+
+TRIPLET_KEYS = ("anchor", "positive", "negative")
+
+
+def interleave_triplets(batch, image_key="image", task_id_key="task_id"):
+    """Turns a triplet batch into model inputs: three consecutive rows per triplet.
+
+    Works on NumPy arrays and on tensors (eager, graph, inside `tf.data.Dataset.map`).
+
+    Args:
+        batch: a dict `{"anchor", "positive", "negative": (B, H, W, C), "task_id": (B,)}`.
+        image_key: the model's image input name.
+        task_id_key: the model's task id input name.
+
+    Returns:
+        `{image_key: (3B, H, W, C), task_id_key: (3B,)}`, rows `a0, p0, n0, a1, p1, n1, ...`.
+
+    Example:
+    >>> b = {k: np.zeros((2, 4, 4, 3), "float32") for k in TRIPLET_KEYS}
+    >>> b["task_id"] = np.array([0, 1])
+    >>> x = interleave_triplets(b)
+    >>> x["image"].shape, x["task_id"].tolist()
+    ((6, 4, 4, 3), [0, 0, 0, 1, 1, 1])
+    """
+    if not isinstance(batch, dict):
+        raise TypeError(
+            "Expected a triplet batch as a dict with keys anchor, positive, negative and "
+            f"task_id. Received: {type(batch).__name__}"
+        )
+    missing = [key for key in (*TRIPLET_KEYS, "task_id") if key not in batch]
+    if missing:
+        raise ValueError(
+            "Expected a triplet batch with keys anchor, positive, negative and task_id. "
+            f"Received keys {sorted(batch)} (missing: {', '.join(missing)})"
+        )
+    images = [batch[key] for key in TRIPLET_KEYS]
+    shapes = [tuple(getattr(image, "shape", np.shape(image))) for image in images]
+    known = [tuple(d if d is None else int(d) for d in shape) for shape in shapes]
+    if len({len(shape) for shape in known}) != 1 or any(
+        a is not None and b is not None and a != b
+        for shape in known[1:] for a, b in zip(known[0], shape, strict=False)
+    ):
+        raise ValueError(
+            "Expected anchor, positive and negative images of one shape. Received shapes: "
+            + ", ".join(f"{key}={shape}" for key, shape in zip(TRIPLET_KEYS, known, strict=True))
+        )
+    if isinstance(images[0], np.ndarray):
+        stacked = np.stack(images, axis=1)
+        task_id = np.repeat(np.reshape(batch["task_id"], [-1]), 3)
+        return {image_key: stacked.reshape((-1,) + stacked.shape[2:]), task_id_key: task_id}
+    stacked = ops.stack(images, axis=1)
+    new_shape = (-1,) + tuple(stacked.shape[2:])
+    task_id = ops.repeat(ops.reshape(batch["task_id"], (-1,)), 3)
+    return {image_key: ops.reshape(stacked, new_shape), task_id_key: task_id}
+
+
+def split_triplets(y_pred):
+    """`(3B, dim)` interleaved embeddings (or `(B, 3, dim)`) -> `(anchor, positive, negative)`."""
+    y_pred = ops.convert_to_tensor(y_pred)
+    if len(y_pred.shape) == 2 and (y_pred.shape[0] is None or y_pred.shape[0] % 3 == 0):
+        y_pred = ops.reshape(y_pred, (-1, 3, y_pred.shape[-1]))
+    if len(y_pred.shape) != 3 or (y_pred.shape[1] is not None and y_pred.shape[1] != 3):
+        raise ValueError(
+            "Expected embeddings of shape (3 * batch, dim), three consecutive rows per "
+            f"triplet, or (batch, 3, dim). Received: y_pred.shape={y_pred.shape}"
+        )
+    return y_pred[:, 0], y_pred[:, 1], y_pred[:, 2]
 
 
 def triplet_loss(anchor, positive, negative, margin=0.2):
@@ -29,8 +105,10 @@ def triplet_loss(anchor, positive, negative, margin=0.2):
 class TripletLoss(keras.losses.Loss):
     """Triplet loss of Zhao et al. Eq. 6 on stacked (anchor, positive, negative) embeddings.
 
-    One task per triplet: `MultiTaskModel` computes it per task from triplet batches
-    `{"anchor", "positive", "negative", "task_id"}`.
+    One task per triplet. The embeddings come as `(3B, dim)`, the anchor, positive and
+    negative of each triplet in three consecutive rows (see `interleave_triplets`), or as
+    `(B, 3, dim)`. `rows_per_example = 3` tells `MultiTaskModel` that a loss value covers three
+    input rows, and `default_metrics` adds a `TripletAccuracy` when the model is compiled.
 
     Reference:
         Zhao et al., ECCV 2018, Sec. 3.3, Eq. 6.
@@ -43,29 +121,33 @@ class TripletLoss(keras.losses.Loss):
 
     Call arguments:
         y_true: ignored (may be `None`).
-        y_pred: `(batch, 3, dim)`, the anchor, positive and negative embeddings along axis 1.
+        y_pred: `(3 * batch, dim)` interleaved, or `(batch, 3, dim)`.
 
     Returns:
         The reduced loss.
 
     Example:
     >>> loss = TripletLoss(margin=1.0)
-    >>> loss(None, np.array([[[0.0], [1.0], [2.0]]]))  # 1 + 1 - 4 < 0
+    >>> float(loss(None, np.array([[[0.0], [1.0], [2.0]]])))  # 1 + 1 - 4 < 0
     0.0
     """
 
-    def __init__(self, margin=0.2, reduction="sum_over_batch_size", name="triplet_loss"):
+    rows_per_example = 3
+    requires_targets = False
+
+    def __init__(self, margin: float = 0.2, reduction: str = "sum_over_batch_size",
+                 name: str = "triplet_loss"):
         super().__init__(reduction=reduction, name=name)
         self.margin = float(margin)
 
     def call(self, y_true, y_pred):
-        y_pred = ops.convert_to_tensor(y_pred)
-        if len(y_pred.shape) != 3 or (y_pred.shape[1] is not None and y_pred.shape[1] != 3):
-            raise ValueError(
-                "Expected `y_pred` of shape (batch, 3, dim) stacking anchor, positive and "
-                f"negative. Received: y_pred.shape={y_pred.shape}"
-            )
-        return triplet_loss(y_pred[:, 0], y_pred[:, 1], y_pred[:, 2], self.margin)
+        return triplet_loss(*split_triplets(y_pred), self.margin)
+
+    def default_metrics(self, num_tasks):
+        """The metric `MultiTaskModel.compile` adds for this loss: per-task triplet accuracy."""
+        from keras_mtl.metrics.triplet_accuracy import TripletAccuracy
+
+        return [TripletAccuracy(num_tasks)]
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         if y_true is None:

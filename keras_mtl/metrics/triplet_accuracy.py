@@ -4,6 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_mtl.losses.triplet_loss import split_triplets
+
 
 def triplet_correct(anchor, positive, negative):
     """`(batch,)` bool: the anchor is strictly nearer (squared Euclidean) the positive."""
@@ -28,14 +30,18 @@ class TripletAccuracy(keras.metrics.Metric):
         name: metric name.
 
     Call arguments (`update_state`):
-        y_true: `(batch,)` or `(batch, 1)` int task ids of the triplets.
-        y_pred: `(batch, 3, dim)` anchor, positive and negative embeddings along axis 1.
+        y_true: ignored when `task_id` is given; else `(batch,)` int task ids of the triplets.
+        y_pred: `(3 * batch, dim)` embeddings, three consecutive rows (anchor, positive,
+            negative) per triplet, or `(batch, 3, dim)`.
         sample_weight: optional `(batch,)` weights (counts are weighted).
+        task_id: `(batch,)` int task ids of the triplets (what `MultiTaskModel` passes).
 
     Example:
     >>> m = TripletAccuracy(num_tasks=2)
-    >>> m.update_state([0, 1], embeddings)  # embeddings: (2, 3, dim)
-    >>> m.per_task_result()
+    >>> rows = np.array([[0.0], [0.1], [1.0], [0.0], [1.0], [0.1]], "float32")  # 2 triplets
+    >>> m.update_state(None, rows, task_id=[0, 1])
+    >>> m.per_task_result().tolist()
+    [1.0, 0.0]
     """
 
     def __init__(self, num_tasks, name="triplet_accuracy", dtype=None):
@@ -46,10 +52,9 @@ class TripletAccuracy(keras.metrics.Metric):
         self.correct = self.add_variable(shape=(num_tasks,), initializer="zeros", name="correct")
         self.total = self.add_variable(shape=(num_tasks,), initializer="zeros", name="total")
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        task_ids = ops.reshape(ops.cast(y_true, "int32"), (-1,))
-        y_pred = ops.convert_to_tensor(y_pred)
-        correct = ops.cast(triplet_correct(y_pred[:, 0], y_pred[:, 1], y_pred[:, 2]), "float32")
+    def update_state(self, y_true, y_pred, sample_weight=None, task_id=None):
+        task_ids = ops.reshape(ops.cast(y_true if task_id is None else task_id, "int32"), (-1,))
+        correct = ops.cast(triplet_correct(*split_triplets(y_pred)), "float32")
         weight = ops.ones_like(correct)
         if sample_weight is not None:
             weight = ops.reshape(ops.cast(sample_weight, "float32"), (-1,)) * weight

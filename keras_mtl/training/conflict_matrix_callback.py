@@ -1,10 +1,11 @@
 """Writes the epoch's T x T gradient-cosine and UCR matrices to TensorBoard, CSV/NPZ and PNG."""
 
-import io
 import os
 
 import keras
 import numpy as np
+
+from keras_mtl.evaluation.plots import heatmap_png
 
 
 def matrix_to_csv(path, matrix, task_names):
@@ -21,30 +22,6 @@ def matrix_to_markdown(matrix, task_names):
     for name, row in zip(task_names, matrix, strict=True):
         lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
     return "\n".join(lines)
-
-
-def heatmap_png(matrices, task_names, title=""):
-    """PNG bytes of side-by-side heatmaps, `matrices` a dict `{name: (T, T) array}`."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    size = max(3.0, 0.35 * len(task_names) + 2.0)
-    figure, axes = plt.subplots(1, len(matrices), figsize=(size * len(matrices), size))
-    axes = np.atleast_1d(axes)
-    for axis, (name, matrix) in zip(axes, matrices.items(), strict=True):
-        low = -1.0 if name == "cosine" else 0.0
-        image = axis.imshow(matrix, vmin=low, vmax=1.0, cmap="coolwarm" if low < 0 else "viridis")
-        axis.set_title(f"{name} {title}".strip())
-        axis.set_xticks(range(len(task_names)), task_names, rotation=90, fontsize=7)
-        axis.set_yticks(range(len(task_names)), task_names, fontsize=7)
-        figure.colorbar(image, ax=axis, fraction=0.046)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    plt.close(figure)
-    return buffer.getvalue()
 
 
 class ConflictMatrixCallback(keras.callbacks.Callback):

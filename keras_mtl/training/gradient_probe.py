@@ -9,6 +9,8 @@ Reference:
     shared parameters when `<grad_t, grad_t'> < 0`.
 """
 
+import math
+
 import tensorflow as tf
 
 
@@ -100,27 +102,90 @@ def conflict_summary(gram, present):
     }
 
 
-def partition_by_task(structure, task_ids, num_tasks):
-    """Splits every tensor of a nested structure into `num_tasks` groups by task id.
-
-    Rows keep their order inside a group. Works in graph mode with data-dependent group sizes
-    (`tf.dynamic_partition`); empty groups are tensors with zero rows.
+def group_rows(task_ids):
+    """Orders the rows of a batch by task, for one forward/backward pass per task group.
 
     Args:
-        structure: nested structure (dict, list, tuple) of tensors with a leading batch axis.
-        task_ids: int tensor `(batch,)` or `(batch, 1)`.
-        num_tasks: Python int, the static number of tasks.
+        task_ids: int32 tensor `(batch,)`.
 
     Returns:
-        A list of `num_tasks` structures shaped like `structure`.
+        `(order, tasks, starts, sizes)`: `order` `(batch,)` a stable permutation that sorts
+        the rows by task (rows of a task keep their order, so consecutive rows of one example,
+        e.g. a triplet, stay together); `tasks` `(K,)` the distinct task ids present, ascending;
+        `starts` and `sizes` `(K,)` where each task's rows begin in the sorted batch and how
+        many there are. K, the number of tasks present, is data-dependent (at most the batch
+        size), so a loop over the groups does not grow with the number of tasks T.
+
+    Example:
+    >>> order, tasks, starts, sizes = group_rows(tf.constant([2, 0, 2, 1]))
+    >>> order.numpy().tolist(), tasks.numpy().tolist(), sizes.numpy().tolist()
+    ([1, 3, 0, 2], [0, 1, 2], [1, 1, 2])
     """
     task_ids = tf.reshape(tf.cast(task_ids, tf.int32), [-1])
-    flat = tf.nest.flatten(structure)
-    parts = [tf.dynamic_partition(tensor, task_ids, num_tasks) for tensor in flat]
-    return [
-        tf.nest.pack_sequence_as(structure, [part[t] for part in parts])
-        for t in range(num_tasks)
-    ]
+    order = tf.argsort(task_ids, stable=True)
+    tasks, _, sizes = tf.unique_with_counts(tf.gather(task_ids, order))
+    starts = tf.cumsum(sizes, exclusive=True)
+    return order, tasks, starts, sizes
+
+
+def sketch_hashes(size, dim, seed):
+    """Bucket and sign of every coordinate for `count_sketch` (seeded, stateless).
+
+    Args:
+        size: P, the length of the vectors to sketch.
+        dim: k, the sketch length.
+        seed: int, the seed; the same seed gives the same hash on every call and replica.
+
+    Returns:
+        `(buckets, signs)`: int32 `(P,)` in `[0, k)` and float32 `(P,)` in `{-1, +1}`.
+    """
+    buckets = tf.random.stateless_uniform(
+        [size], seed=[seed, 0], minval=0, maxval=dim, dtype=tf.int32)
+    signs = tf.where(
+        tf.random.stateless_uniform([size], seed=[seed, 1]) < 0.5, -1.0, 1.0)
+    return buckets, signs
+
+
+def count_sketch(vectors, buckets, signs, dim):
+    """Count sketch of each row of `vectors` `(K, P)` (or one `(P,)` vector) to length `dim`.
+
+    Inner products of sketches are unbiased estimates of the inner products of the vectors
+    (`E[<S a, S b>] = <a, b>`), with variance at most `2 ||a||^2 ||b||^2 / dim`; a cosine is
+    estimated to about `sqrt(2 / dim)` (0.006 for `dim = 65536`).
+
+    Reference:
+        Charikar, Chen, Farach-Colton, "Finding frequent items in data streams", ICALP 2002
+        (the count sketch); its inner-product estimate: Weinberger et al., "Feature Hashing
+        for Large Scale Multitask Learning", ICML 2009, Sec. 2.
+
+    Args:
+        vectors: float32 `(P,)` or `(K, P)`.
+        buckets, signs: from `sketch_hashes(P, dim, seed)`.
+        dim: k, static.
+
+    Returns:
+        float32 `(k,)` or `(K, k)`.
+    """
+    vectors = tf.convert_to_tensor(vectors, tf.float32)
+    if vectors.shape.rank == 1:
+        return tf.math.unsorted_segment_sum(vectors * signs, buckets, dim)
+    rows = tf.transpose(vectors * signs[None, :])
+    return tf.transpose(tf.math.unsorted_segment_sum(rows, buckets, dim))
+
+
+def scatter_gram(gram, tasks, num_tasks):
+    """Places the `(K, K)` Gram matrix of the tasks `tasks` `(K,)` into a `(T, T)` zero matrix."""
+    rows = tf.repeat(tasks, tf.size(tasks))
+    cols = tf.tile(tasks, [tf.size(tasks)])
+    indices = tf.stack([rows, cols], axis=1)
+    return tf.scatter_nd(indices, tf.reshape(gram, [-1]), [num_tasks, num_tasks])
+
+
+def unflatten_gradients(flat, variables):
+    """Splits a flat `(P,)` vector into tensors shaped like `variables` (inverse of flatten)."""
+    sizes = [math.prod(v.shape) for v in variables]
+    parts = tf.split(flat, sizes) if variables else []
+    return [tf.reshape(p, v.shape) for p, v in zip(parts, variables, strict=True)]
 
 
 def task_sums(values, task_ids, num_tasks):

@@ -68,7 +68,7 @@ class LossWeighting:
 
     needs_task_gradients = False
 
-    def task_weights(self, task_losses, gram=None):
+    def task_weights(self, task_losses, gram=None, present=None):
         raise NotImplementedError
 
     def get_config(self):
@@ -83,7 +83,7 @@ class LossWeighting:
 class UniformWeighting(LossWeighting):
     """Every task weighted 1: the plain batch-mean loss (default)."""
 
-    def task_weights(self, task_losses, gram=None):
+    def task_weights(self, task_losses, gram=None, present=None):
         return tf.ones_like(tf.convert_to_tensor(task_losses, tf.float32))
 
 
@@ -104,7 +104,7 @@ class FixedWeighting(LossWeighting):
             )
         self.weights = weights
 
-    def task_weights(self, task_losses, gram=None):
+    def task_weights(self, task_losses, gram=None, present=None):
         task_losses = tf.convert_to_tensor(task_losses, tf.float32)
         weights = tf.constant(self.weights, tf.float32)
         tf.debugging.assert_equal(
@@ -147,7 +147,7 @@ class MGDAWeighting(LossWeighting):
         self.normalization = normalization
         self.iterations = int(iterations)
 
-    def task_weights(self, task_losses, gram=None):
+    def task_weights(self, task_losses, gram=None, present=None):
         if gram is None:
             raise ValueError("Expected the Gram matrix of task gradients. Received: gram=None")
         gram = tf.convert_to_tensor(gram, tf.float32)

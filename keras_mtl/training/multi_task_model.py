@@ -1,63 +1,79 @@
-"""The package's multi-task `keras.Model` with a gradient-conflict probe in `train_step`."""
+"""`MultiTaskModel`: a functional `keras.Model` whose `train_step` measures and can resolve
+destructive interference between tasks."""
 
+from __future__ import annotations
+
+import inspect
 import warnings
+from collections.abc import Callable, Sequence
 
 import keras
 import tensorflow as tf
 
-from keras_mtl.metrics.triplet_accuracy import TripletAccuracy
-from keras_mtl.training import conflict_metrics, gradient_probe, variable_split
+from keras_mtl.layers.task_specific import iter_layers, task_specific_variables
+from keras_mtl.training import gradient_probe
 from keras_mtl.training import loss_weighting as weighting_lib
-from keras_mtl.training import task_losses as task_losses_lib
+from keras_mtl.training.conflict_tracker import ConflictTracker
+from keras_mtl.training.per_task_mean import PerTaskMean
+from keras_mtl.training.task_batch import parse_batch
+from keras_mtl.training.task_gradients import task_gradients
+from keras_mtl.training.task_losses import build_loss_plan, task_counts, task_loss_sums
+from keras_mtl.training.training_monitor import SummaryProgbar, TrainingMonitor
+from keras_mtl.training.training_state import TrainingState
 
-PROBES = ("off", "grouped", "full")
+PROBES = ("grouped", "full", "off")
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
 class MultiTaskModel(keras.Model):
-    """A functional `keras.Model` for task-conditioned multi-task networks.
+    """A functional `keras.Model` for multi-task networks, with a gradient-conflict probe.
 
-    Built like any functional model; inputs are a dict holding the task of each sample under
-    `task_id_key`. `fit` accepts two kinds of batches:
+    Built like any functional model. Two settings (see `keras_mtl.training.task_losses`):
 
-    - triplets `{"anchor", "positive", "negative", "task_id"}` (no targets): the three images go
-      through the model in one call (task ids tiled) and the triplet loss is applied per task;
-    - supervised `(x, y)` with `x` the model's input dict: each sample's loss is computed for its
-      own task, from its task's output when the model has one output per task (a dict keyed by
-      task name or a list of `num_tasks` outputs), else from the single output.
+    - **one task per sample**: the inputs are a dict holding each row's task id under
+      `task_id_key`; each example's loss comes from its own task (its own output, when the
+      model has one output per task). Triplets are three consecutive rows
+      (`keras_mtl.losses.interleave_triplets`), scored by `TripletLoss`.
+    - **every sample labelled for every task**: no task id input and one output per task
+      (`fit(x, {task: labels})`); a missing label (-1, NaN, or a per-task sample weight of 0)
+      leaves that sample out of that task.
 
-    While training, a gradient-conflict probe measures destructive interference (Zhao et al.
-    Eq. 2) on the shared variables: per-task gradients of the shared variables give
-    `grad_cosine` (mean pairwise cosine), `grad_conflict_frac` (fraction of task pairs with a
-    negative inner product), `ucr` (Update Compliance Ratio, per epoch) and `grad_norm_<task>`;
-    `loss_<task>` is logged in any case. `conflict_matrices()` returns the T x T matrices
-    (see `ConflictMatrixCallback`).
+    While training, a probe measures destructive interference (Zhao et al. Eq. 2) on the shared
+    variables: the per-task gradients' Gram matrix gives `grad_cosine` (mean pairwise cosine),
+    `ucr` (Update Compliance Ratio), `grad_conflict_frac` and `grad_norm_<task>`;
+    `loss_<task>` is logged in any case. `conflict_matrices()` returns the epoch's T x T
+    matrices. The same per-task gradients feed the conflict-aware weightings
+    (`compile(loss_weighting=...)`). Probe modes (`compile(probe=...)`):
 
-    Probe modes (`compile(probe=...)`):
-    - `"grouped"` (default): the batch is split by task id (`tf.dynamic_partition`), each group
-      goes forward and backward once, each group's shared gradient is kept and their sum is
-      applied, which equals the full-batch gradient. Total work is about one forward and one
-      backward of the batch. Exact only when rows do not interact: with a trainable
-      `BatchNormalization` the model falls back to `"full"` with a warning. Group sizes are
-      data-dependent, so the train step is not XLA-compiled (`jit_compile` must be False).
-    - `"full"`: one forward pass and one backward pass per task over the whole batch; exact for
-      any model, T times the backward cost.
+    - `"grouped"` (default, one task per sample): the batch is split by task and each group
+      goes forward and backward once (a loop over the tasks present, so the graph does not
+      grow with T); exact unless rows interact (a trainable BatchNormalization: falls back to
+      `"full"` with a warning); about the cost of a plain step; not XLA-compilable.
+    - `"full"`: one forward pass and one backward pass per task; exact for any model; the
+      mode used when every sample is labelled for every task.
     - `"off"`: a plain step.
+
+    A step whose loss or gradients are not finite, or (under XLA) whose task ids are out of
+    range, changes neither the weights nor the optimizer state: it is skipped, counted
+    (`skipped_steps`), reported with a warning naming the step and the tasks, and training
+    stops after `compile(max_skipped_steps=...)` such steps. Under `mixed_float16` the loss is
+    scaled with `optimizer.scale_loss` and the per-task gradients unscaled before the probe
+    and the weighting, so every logged quantity is the float32 one.
 
     Reference:
         Zhao et al., "A Modulation Module for Multi-task Learning with Applications in Image
         Retrieval", ECCV 2018, Sec. 3.1 (Eq. 2, UCR) and Eq. 6.
 
     Args:
-        inputs, outputs: as for a functional `keras.Model`.
-        task_names: optional list of task names (used in metric names); defaults to
-            `task_<i>`.
-        num_tasks: number of tasks T (inferred from `task_names` when given).
+        inputs: the functional model's inputs (a dict with `task_id_key` for one task per
+            sample).
+        outputs: its outputs: one tensor, or a dict / list with one output per task.
+        task_names: the task names (used in metric names); default `task_<i>`.
+        num_tasks: T (inferred from `task_names` when given).
         task_specific_layers: names of layers whose weights belong to individual tasks (heads,
-            independent branches). These and every layer's `task_specific_weights` form the
-            task-specific set; all other trainable variables are shared. Override at run time
-            with the `shared_variables` / `task_specific_variables` setters.
-        task_id_key: key of the task ids in the input dict, default `"task_id"`.
+            branches); with every layer's `task_specific_weights` they form the task-specific
+            set; all other trainable variables are shared.
+        task_id_key: the input holding the task ids (default `"task_id"`).
         name: model name.
 
     Example:
@@ -66,15 +82,22 @@ class MultiTaskModel(keras.Model):
     >>> x = keras.layers.Dense(4)(keras.layers.Flatten()(image))
     >>> model = MultiTaskModel({"image": image, "task_id": task_id}, x, num_tasks=2)
     >>> model.compile(optimizer="sgd", loss=TripletLoss(0.2), probe="grouped")
-    >>> model.fit({"anchor": a, "positive": p, "negative": n, "task_id": t}, epochs=1)
+    >>> model.fit(keras_mtl.datasets.triplet_pipeline(data, "train", batch_size=32))
     """
 
-    def __init__(self, *args, **kwargs):
-        task_names = kwargs.pop("task_names", None)
-        num_tasks = kwargs.pop("num_tasks", None)
-        task_specific_layers = kwargs.pop("task_specific_layers", None)
-        task_id_key = kwargs.pop("task_id_key", "task_id")
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        inputs,
+        outputs,
+        name: str | None = None,
+        *,
+        task_names: Sequence[str] | None = None,
+        num_tasks: int | None = None,
+        task_specific_layers: Sequence[str] | None = None,
+        task_id_key: str = "task_id",
+        **kwargs,
+    ):
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         if task_names is not None:
             task_names = [str(n) for n in task_names]
             if num_tasks is not None and num_tasks != len(task_names):
@@ -83,32 +106,42 @@ class MultiTaskModel(keras.Model):
                     f"num_tasks={num_tasks}, task_names={task_names}"
                 )
             num_tasks = len(task_names)
-        if num_tasks is not None and (not isinstance(num_tasks, int) or num_tasks < 1):
+        if num_tasks is not None and (
+            isinstance(num_tasks, bool) or not isinstance(num_tasks, int) or num_tasks < 1
+        ):
             raise ValueError(f"Expected `num_tasks` to be a positive int. Received: {num_tasks}")
         self._task_names_arg = task_names
         self._num_tasks = num_tasks
         self.task_specific_layers = list(task_specific_layers or [])
         self.task_id_key = task_id_key
         self._split_override = None
-        variable_split.task_specific_variables(self, self.task_specific_layers)  # validates
+        self.conflict_tracker = None
+        self.plan = None
+        task_specific_variables(self, self.task_specific_layers)  # validates the names
 
     # ----------------------------------------------------------------------- tasks, variables
     @property
-    def num_tasks(self):
+    def num_tasks(self) -> int | None:
         return self._num_tasks
 
     @property
-    def task_names(self):
+    def task_names(self) -> list[str]:
         if self._task_names_arg is not None:
             return list(self._task_names_arg)
         return [f"task_{i}" for i in range(self._num_tasks or 0)]
 
     @property
-    def task_specific_variables(self):
+    def takes_task_ids(self) -> bool:
+        """Whether each row names its task (one task per sample) in input `task_id_key`."""
+        return isinstance(self.input, dict) and self.task_id_key in self.input
+
+    @property
+    def task_specific_variables(self) -> list:
         """Trainable variables that belong to individual tasks (not probed)."""
         if self._split_override is not None:
             return list(self._split_override)
-        return variable_split.task_specific_variables(self, self.task_specific_layers)
+        marked = {id(v) for v in task_specific_variables(self, self.task_specific_layers)}
+        return [v for v in self.network_variables if id(v) in marked]
 
     @task_specific_variables.setter
     def task_specific_variables(self, variables):
@@ -116,33 +149,65 @@ class MultiTaskModel(keras.Model):
         self.train_function = None
 
     @property
-    def shared_variables(self):
+    def shared_variables(self) -> list:
         """Trainable variables shared by the tasks: the probe's gradients live here."""
         specific = {id(v) for v in self.task_specific_variables}
-        return [v for v in self.trainable_variables if id(v) not in specific]
+        return [v for v in self.network_variables if id(v) not in specific]
 
     @shared_variables.setter
     def shared_variables(self, variables):
         shared = {id(v) for v in variables}
-        self.task_specific_variables = [v for v in self.trainable_variables if id(v) not in shared]
+        self.task_specific_variables = [v for v in self.network_variables if id(v) not in shared]
+
+    @property
+    def network_variables(self) -> list:
+        """The network's trainable variables (without a loss weighting's own parameters)."""
+        own = {id(v) for v in getattr(self.task_weighting_layer, "trainable_weights", [])}
+        return [v for v in self.trainable_variables if id(v) not in own]
+
+    @property
+    def task_weighting_layer(self):
+        weighting = getattr(self, "task_weighting", None)
+        return weighting if isinstance(weighting, keras.layers.Layer) else None
 
     # ------------------------------------------------------------------------------- compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, probe="grouped",
-                probe_every=1, loss_weighting="uniform", regularizers=None, **kwargs):
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        probe: str = "grouped",
+        probe_every: int = 1,
+        probe_sketch_dim: int | None = None,
+        loss_weighting="uniform",
+        regularizers: Sequence[Callable] | None = None,
+        max_skipped_steps: int = 10,
+        **kwargs,
+    ):
         """Configures training.
 
         Args:
             optimizer: a Keras optimizer or its name.
-            loss: for triplet batches a loss taking `y_pred` of shape `(batch, 3, dim)`
-                (default `TripletLoss()`); for supervised batches one loss (name or instance)
-                for every task, or a dict `{task_name: loss}` / list of T losses.
-            metrics: task-quality metrics updated per task (`TripletAccuracy` is added for
-                triplet batches; `PerTask*` metrics receive the task ids).
+            loss: one loss for every task, or a dict / list with one loss per task or per
+                output (e.g. `{"logits": ..., "td_map": ...}`).
+            loss_weights: optional weights of the losses, keyed like `loss`.
+            metrics: metrics of the predictions: a list (for every output; with one task per
+                sample, metrics with a `task_id` argument such as `PerTaskAccuracy` receive
+                the task ids; when every sample is labelled for every task, each task gets
+                its own copy, logged as `<task>_<name>`), or a dict keyed by output or task.
+                A loss may add its own (`TripletLoss` adds `TripletAccuracy`).
             probe: `"grouped"` (default), `"full"` or `"off"`.
             probe_every: probe every k-th step (metrics average over probed steps).
-            loss_weighting: `"uniform"`, a list of T weights, `"mgda"` or a `LossWeighting`.
+            probe_sketch_dim: None (exact per-task gradients, K x P floats for the K tasks of
+                a batch), or k to keep a count sketch of k floats per task (memory bounded;
+                cosines within about `sqrt(2 / k)`; see `gradient_probe.count_sketch`).
+            loss_weighting: `"uniform"`, a list of T weights, a method name (`"mgda"`, ...) or
+                a weighting object.
             regularizers: callables `fn(model) -> scalar` added to the objective (e.g. the
                 task-relevance regulariser on modulation weights). Not saved with the model.
+            max_skipped_steps: training stops with an error once more steps than this were
+                skipped for non-finite values within one `fit`.
             **kwargs: passed to `keras.Model.compile` (`steps_per_execution`, `jit_compile`,
                 `run_eagerly`).
         """
@@ -153,288 +218,299 @@ class MultiTaskModel(keras.Model):
             )
         if probe not in PROBES:
             raise ValueError(f"Expected `probe` to be one of {PROBES}. Received: probe={probe!r}")
-        if not isinstance(probe_every, int) or probe_every < 1:
-            raise ValueError(
-                f"Expected `probe_every` to be a positive int. Received: probe_every={probe_every}"
-            )
+        for arg, value, low in (("probe_every", probe_every, 1),
+                                ("max_skipped_steps", max_skipped_steps, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"Expected `{arg}` to be an int >= {low}. Received: "
+                                 f"{arg}={value!r}")
+        if probe_sketch_dim is not None and (
+            isinstance(probe_sketch_dim, bool) or not isinstance(probe_sketch_dim, int)
+            or probe_sketch_dim < 1
+        ):
+            raise ValueError("Expected `probe_sketch_dim` to be None or a positive int. "
+                             f"Received: probe_sketch_dim={probe_sketch_dim!r}")
         weighting = weighting_lib.get(loss_weighting)
+        jit_compile = kwargs.pop("jit_compile", "auto")
+        probe, gradient_mode = self._resolve_probe(probe, weighting, jit_compile)
+        if gradient_mode == "grouped":
+            jit_compile = False
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+        if isinstance(weighting, keras.layers.Layer) and not weighting.built:
+            weighting.build(self._num_tasks)
+        self.task_weighting = weighting
+        self.probe, self.probe_every, self.probe_sketch_dim = probe, probe_every, probe_sketch_dim
+        self.max_skipped_steps = max_skipped_steps
+        self._gradient_mode = gradient_mode
+        self._loss_config = (loss, loss_weights)
+        self.plan = build_loss_plan(loss, self.task_names, self.output,
+                                    has_task_id=self.takes_task_ids, loss_weights=loss_weights)
+        self._regularizers = list(regularizers or [])
+        self._user_metrics = metrics
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.task_loss_tracker = PerTaskMean(self.task_names, "loss_")
+        self._metric_heads = self._build_metrics(metrics)
+        self.conflict_tracker = ConflictTracker(self.task_names) if probe != "off" else None
+        self.training_state = TrainingState(self._num_tasks)
+        self._compile_kwargs = dict(kwargs, jit_compile=jit_compile)
+
+    def _resolve_probe(self, probe, weighting, jit_compile):
+        """The probe that is logged and how per-task gradients are computed."""
         if probe != "off" and self.built and not self.shared_variables:
             warnings.warn(
                 "The model has no shared trainable variables (all are task-specific, e.g. "
                 "independent networks or one column per task), so gradient conflict between "
-                "tasks is undefined. Using probe='off' instead of "
-                f"{probe!r}.",
-                stacklevel=2,
-            )
+                f"tasks is undefined. Using probe='off' instead of {probe!r}.", stacklevel=3)
             probe = "off"
-        exact_grouped = not variable_split.has_cross_row_layers(self)
-        gradient_mode = probe
-        if probe == "grouped" and not exact_grouped:
+        cross_row = any(isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
+                        for layer in iter_layers(self))
+        exact = "full" if (cross_row or not self.takes_task_ids) else "grouped"
+        if probe == "grouped" and exact == "full" and cross_row:
             warnings.warn(
                 "The model has a trainable BatchNormalization layer, so per-task sub-batch "
                 "gradients are not exact. Using probe='full' instead of 'grouped'.",
-                stacklevel=2,
-            )
-            gradient_mode = "full"
-        if probe == "off" and weighting.needs_task_gradients:
-            gradient_mode = "grouped" if exact_grouped else "full"
-        jit_compile = kwargs.pop("jit_compile", "auto")
-        if gradient_mode == "grouped":
-            if jit_compile is True:
-                raise ValueError(
-                    "Expected jit_compile=False with the grouped probe (its task groups have "
-                    "data-dependent sizes, which XLA cannot compile). Received: jit_compile=True"
-                )
-            jit_compile = False
-        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
-        self.probe = probe
-        self.probe_every = probe_every
-        self.task_weighting = weighting
-        self._gradient_mode = gradient_mode
-        self._task_loss = loss
-        self._losses_per_task = task_losses_lib.resolve_losses(loss, self.task_names)
-        self._regularizers = list(regularizers or [])
-        num_tasks = self._num_tasks
-        # A plain holder: Keras would auto-track metrics assigned as attributes or lists and
-        # list them in `self.metrics` (evaluate would then reset the probe's epoch state).
-        state = _MetricState()
-        state.user_metrics = list(metrics or [])
-        state.task_metrics = [_get_metric(m) for m in state.user_metrics]
-        state.task_losses = conflict_metrics.PerTaskMean(self.task_names, "loss_")
-        state.triplet_accuracy = TripletAccuracy(num_tasks)
-        state.seen_triplets = False
-        state.probe = [
-            conflict_metrics.PairwiseGradientCosine(num_tasks),
-            conflict_metrics.ConflictFraction(),
-            conflict_metrics.UpdateComplianceRatio(num_tasks),
-            conflict_metrics.PerTaskMean(self.task_names, "grad_norm_"),
-        ]
-        self._mtl_metrics = state
-        self._compile_kwargs = dict(kwargs, jit_compile=jit_compile)
-        self._in_evaluate = False
+                stacklevel=3)
+        mode = probe
+        if probe == "grouped" or (probe == "off" and getattr(
+                weighting, "needs_task_gradients", False)):
+            mode = exact
+        if mode == "grouped" and jit_compile is True:
+            raise ValueError(
+                "Expected jit_compile=False with the grouped probe (its task groups have "
+                "data-dependent sizes, which XLA cannot compile). Received: jit_compile=True")
+        return probe, mode
+
+    def _build_metrics(self, metrics):
+        """`(head index, metric, takes task ids)` triples: which metric scores which head."""
+        if self.plan is None:
+            return []
+        shared = None if isinstance(metrics, dict) else [_get_metric(m) for m in _listed(metrics)]
+        defaults, triples = {}, []
+        for index, head in enumerate(self.plan.heads):
+            if shared is None:
+                keys = [head.output] + [self.task_names[t] for t in head.tasks[:1]
+                                        if len(head.tasks) == 1]
+                found = [_get_metric(m) for k in keys if k in metrics
+                         for m in _listed(metrics[k])]
+            else:
+                found = list(shared)
+            if id(head.loss) not in defaults:  # e.g. TripletLoss -> TripletAccuracy
+                make = getattr(head.loss, "default_metrics", None)
+                defaults[id(head.loss)] = list(make(self._num_tasks)) if make else []
+            found += defaults[id(head.loss)]
+            if self.plan.labelled:  # one copy per task, logged as <task>_<metric>
+                task = self.task_names[head.tasks[0]]
+                found = [_clone_metric(m, f"{task}_{m.name}") for m in found]
+            triples += [(index, m, "task_id" in inspect.signature(m.update_state).parameters)
+                        for m in found]
+        return triples
 
     @property
     def metrics(self):
-        metrics = super().metrics
-        state = getattr(self, "_mtl_metrics", None)
-        if self.compiled and state is not None:
-            metrics = metrics + [state.task_losses] + state.task_metrics
-            if state.seen_triplets:
-                metrics.append(state.triplet_accuracy)
+        # Keras' documented pattern for a custom train_step: list the trackers to reset. The
+        # conflict tracker is not one of them: validation must not reset the probe's epoch.
+        if not hasattr(self, "loss_tracker"):
+            return super().metrics
+        metrics = [self.loss_tracker, self.task_loss_tracker]
+        for _, metric, _ in self._metric_heads:
+            if not any(metric is m for m in metrics):
+                metrics.append(metric)
         return metrics
 
-    def reset_metrics(self):
-        super().reset_metrics()
-        state = getattr(self, "_mtl_metrics", None)
-        if state is not None and not getattr(self, "_in_evaluate", False):
-            for metric in state.probe:
-                metric.reset_state()
-
-    def evaluate(self, *args, **kwargs):
-        # Validation inside `fit` resets metrics; the probe's epoch state must survive it.
-        self._in_evaluate = True
-        try:
-            return super().evaluate(*args, **kwargs)
-        finally:
-            self._in_evaluate = False
-
-    @property
-    def effective_probe(self):
-        """How per-task gradients are computed: `"grouped"`, `"full"` or `"off"`."""
-        return self._gradient_mode
-
-    def conflict_matrices(self):
-        """The epoch's T x T matrices as NumPy arrays.
-
-        Returns:
-            A dict with `cosine` (mean per-pair gradient cosine), `ucr`, `probed_batches`
-            (per pair, the number of probed batches where both tasks were present; NaN entries
-            of the other matrices are pairs never probed) and `task_names`.
-        """
-        cosine, _, ucr = self._mtl_metrics.probe[:3]
-        return {"cosine": cosine.matrix(), "ucr": ucr.matrix(),
-                "probed_batches": keras.ops.convert_to_numpy(ucr.count),
-                "task_names": self.task_names}
-
-    # --------------------------------------------------------------------------------- steps
-    def train_step(self, data):
-        batch = task_losses_lib.parse_batch(self, data)
-        self._mtl_metrics.seen_triplets |= batch["kind"] == "triplet"
-        context = tf.distribute.get_replica_context()
-        num_replicas = context.num_replicas_in_sync if context is not None else 1
-        probing = self.probe != "off"
-        conditional = False
-        # The global number of rows normalises every replica's loss (outside any tf.cond, so
-        # that the all-reduce runs on every step and replica).
-        rows = tf.cast(tf.size(batch["task_id"]), tf.float32)
-        if num_replicas > 1:
-            rows = context.all_reduce(tf.distribute.ReduceOp.SUM, rows)
-        batch["rows"] = tf.maximum(rows, 1.0)
-        if self._gradient_mode == "off":
-            result = self._plain_gradients(batch)
-            do_probe = tf.constant(False)
-        elif self.probe_every == 1 or self.task_weighting.needs_task_gradients:
-            result = self._task_gradients(batch)
-            do_probe = tf.constant(probing)
-        else:
-            conditional = True
-            do_probe = tf.equal(tf.cast(self.optimizer.iterations, tf.int64) % self.probe_every, 0)
-            result = tf.cond(
-                do_probe,
-                lambda: self._task_gradients(batch),
-                lambda: self._plain_gradients(batch, with_task_shape=True),
-            )
-        sums, counts, grads = result["sums"], result["counts"], result["grads"]
-        if "flat" in result:
-            flat, sums_all, counts_all = result["flat"], sums, counts
-            if num_replicas > 1:
-                flat, sums_all, counts_all = context.all_reduce(
-                    tf.distribute.ReduceOp.SUM, [flat, sums, counts]
-                )
-            if conditional:
-                gram = tf.cond(do_probe, lambda: gradient_probe.gram_matrix(flat),
-                               lambda: tf.zeros([self._num_tasks, self._num_tasks]))
-            else:
-                gram = gradient_probe.gram_matrix(flat)
-            task_means = tf.math.divide_no_nan(sums_all, counts_all)
-            if self.task_weighting.needs_task_gradients:
-                weights = self.task_weighting.task_weights(task_means, gram)
-                result["objective"] = (tf.reduce_sum(weights * sums) / result["rows"]
-                                       + result["regularization"])
-                grads = [
-                    tf.tensordot(weights, g, axes=1) + r if g is not None else r
-                    for g, r in zip(result["per_task"], result["reg_grads"], strict=True)
-                ]
-            present = counts_all > 0
-            self._update_probe_metrics(gram, present, tf.cast(do_probe, tf.float32))
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
-        self._loss_tracker.update_state(result["objective"] * num_replicas)
-        self._mtl_metrics.task_losses.update_state(
-            tf.math.divide_no_nan(sums, counts), sample_weight=counts)
-        logs = self.get_metrics_result()
-        if probing:
-            logs.update(self._probe_results())
-        return _for_strategy(logs)
-
-    def test_step(self, data):
-        batch = task_losses_lib.parse_batch(self, data)
-        self._mtl_metrics.seen_triplets |= batch["kind"] == "triplet"
-        sums, counts, pairs = task_losses_lib.task_loss_sums(self, batch, training=False)
-        total = tf.reduce_sum(counts)
-        if self.task_weighting.needs_task_gradients:
-            weights = tf.ones_like(sums)  # no gradients at test time: report the plain loss
-        else:
-            weights = self.task_weighting.task_weights(tf.math.divide_no_nan(sums, counts))
-        self._loss_tracker.update_state(
-            tf.math.divide_no_nan(tf.reduce_sum(weights * sums), total), sample_weight=total
-        )
-        self._mtl_metrics.task_losses.update_state(
-            tf.math.divide_no_nan(sums, counts), sample_weight=counts)
-        self._update_task_metrics(pairs)
-        logs = self.get_metrics_result()
-        return _for_strategy(logs)
-
-    # ------------------------------------------------------------------------------ helpers
-    def _regularization(self):
-        terms = [tf.cast(loss, tf.float32) for loss in self.losses]
-        terms += [tf.cast(fn(self), tf.float32) for fn in self._regularizers]
-        return tf.add_n(terms) if terms else tf.constant(0.0)
-
-    def _plain_gradients(self, batch, with_task_shape=False):
-        variables = self.trainable_variables
-        with tf.GradientTape() as tape:
-            sums, counts, pairs = task_losses_lib.task_loss_sums(self, batch, training=True)
-            weights = self.task_weighting.task_weights(tf.math.divide_no_nan(sums, counts))
-            objective = tf.reduce_sum(weights * sums) / batch["rows"]
-            objective = objective + self._regularization() / _num_replicas()
-        grads = _zeros_for_none(tape.gradient(objective, variables), variables)
-        self._update_task_metrics(pairs)
-        result = {"sums": sums, "counts": counts, "grads": grads, "objective": objective}
-        if with_task_shape:
-            # Stands in for the probed branch's (T, P) gradients inside `tf.cond` (branches may
-            # differ in shape); one column, not P: no (T, P) zeros on every skipped step.
-            result["flat"] = tf.zeros([self._num_tasks, 1])
-        return result
-
-    def _task_gradients(self, batch):
-        """Per-task gradients: grouped sub-batches or one backward pass per task."""
-        variables = self.trainable_variables
-        shared_ids = {id(v) for v in self.shared_variables}
-        shared_index = [i for i, v in enumerate(variables) if id(v) in shared_ids]
-        num_tasks = self._num_tasks
-        with tf.GradientTape(persistent=True) as tape:
-            if self._gradient_mode == "grouped":
-                groups = task_losses_lib.partition_batch(batch, num_tasks)
-                sums, counts, pairs = [], [], []
-                for task, group in enumerate(groups):
-                    s, c, p = task_losses_lib.task_loss_sums(self, group, training=True,
-                                                             only_task=task)
-                    sums.append(s)
-                    counts.append(c)
-                    pairs.extend(p)
-                # Each group's scalar loss depends on its own sub-graph only, so each backward
-                # pass below traverses one group (summing the vectors first would send zero
-                # gradients through every group: T full backward passes).
-                group_losses = [tf.reduce_sum(s) for s in sums]
-                sums, counts = tf.add_n(sums), tf.add_n(counts)
-            else:
-                sums, counts, pairs = task_losses_lib.task_loss_sums(self, batch, training=True)
-                group_losses = tf.unstack(sums)
-            rows = batch["rows"]
-            scaled = [loss / rows for loss in group_losses]
-            regularization = self._regularization() / _num_replicas()
-        per_task = [_zeros_for_none(tape.gradient(scaled[t], variables), variables)
-                    for t in range(num_tasks)]
-        reg_grads = _zeros_for_none(tape.gradient(regularization, variables), variables)
-        del tape
-        flat = tf.stack([
-            gradient_probe.flatten_gradients([grads[i] for i in shared_index]) for grads in per_task
-        ])
-        self._update_task_metrics(pairs)
-        result = {"sums": sums, "counts": counts, "flat": flat}
-        if self.task_weighting.needs_task_gradients:
-            # Weights need the all-reduced Gram matrix: train_step combines the gradients.
-            stacked = [tf.stack([grads[i] for grads in per_task]) for i in range(len(variables))]
-            result.update(per_task=stacked, reg_grads=reg_grads, grads=reg_grads, rows=rows,
-                          regularization=regularization)
-        else:
-            weights = self.task_weighting.task_weights(tf.math.divide_no_nan(sums, counts))
-            result["objective"] = tf.reduce_sum(weights * sums) / rows + regularization
-            result["grads"] = [
-                tf.add_n([weights[t] * per_task[t][i] for t in range(num_tasks)] + [reg_grads[i]])
-                for i in range(len(variables))
-            ]
-        return result
-
-    def _update_probe_metrics(self, gram, present, weight):
-        summary = gradient_probe.conflict_summary(gram, present)  # once, for the three metrics
-        for metric in self._mtl_metrics.probe[:3]:
-            metric.update_from_summary(summary, weight)
-        norms = tf.sqrt(tf.maximum(tf.linalg.diag_part(gram), 0.0))
-        task_weight = tf.cast(present, tf.float32) * weight
-        self._mtl_metrics.probe[3].update_state(norms, sample_weight=task_weight)
-
-    def _probe_results(self):
+    def _logs(self):
         logs = {}
-        for metric in self._mtl_metrics.probe:
+        for metric in self.metrics:
             result = metric.result()
             logs.update(result if isinstance(result, dict) else {metric.name: result})
         return logs
 
-    def _update_task_metrics(self, pairs):
-        for task_ids, y, y_pred in pairs:
-            if y is None:
-                self._mtl_metrics.triplet_accuracy.update_state(task_ids, y_pred)
-            for metric in self._mtl_metrics.task_metrics:
-                if isinstance(metric, TripletAccuracy):
-                    if y is None:
-                        metric.update_state(task_ids, y_pred)
-                elif y is None:
-                    continue
-                elif hasattr(metric, "per_task_result"):
-                    metric.update_state(y, y_pred, task_id=task_ids)
-                else:
-                    metric.update_state(y, y_pred)
+    @property
+    def effective_probe(self) -> str:
+        """How per-task gradients are computed: `"grouped"`, `"full"` or `"off"`."""
+        return self._gradient_mode
+
+    def conflict_matrices(self) -> dict:
+        """The epoch's T x T `cosine`, `ucr` and `probed_batches` matrices and `task_names`."""
+        if self.conflict_tracker is None:
+            raise ValueError("Expected a model compiled with a probe. Received: probe='off'")
+        return self.conflict_tracker.matrices()
+
+    # --------------------------------------------------------------------------------- steps
+    def fit(self, *args, callbacks=None, verbose="auto", **kwargs):
+        """`keras.Model.fit`, plus the probe's epoch reset and the skipped-step guard.
+
+        The progress bar shows the summary metrics only; per-task values (`loss_<task>`,
+        `grad_norm_<task>`, per-task metrics) still reach `History`, `CSVLogger` and
+        `TensorBoard`.
+        """
+        callbacks = list(callbacks or [])
+        callbacks.insert(0, TrainingMonitor(self.max_skipped_steps))
+        if verbose != 0 and not any(isinstance(c, keras.callbacks.ProgbarLogger)
+                                    for c in callbacks):
+            hidden = {"skipped_steps"} | {f"{p}_{t}" for p in ("loss", "grad_norm")
+                                          for t in self.task_names}
+            hidden |= {f"val_{k}" for k in hidden}
+            callbacks.append(SummaryProgbar(hidden))
+        return super().fit(*args, callbacks=callbacks, verbose=verbose, **kwargs)
+
+    def train_step(self, data):
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
+        xla = bool(self.jit_compile)
+        batch, ids_ok = parse_batch(self, data, raise_now=not xla)
+        num_tasks, plan = self._num_tasks, self.plan
+        counts = _sum_replicas(context, task_counts(plan, batch.y, batch.sample_weight,
+                                                    batch.task_id))
+        if plan.labelled:
+            task_scale = tf.math.divide_no_nan(1.0, counts)
+        else:
+            task_scale = tf.ones([num_tasks]) / tf.maximum(tf.reduce_sum(counts), 1.0)
+        weighting = self.task_weighting
+        present = counts > 0
+        gradient_method = bool(getattr(weighting, "needs_task_gradients", False))
+        pre_weights = tf.ones([num_tasks]) if gradient_method else weighting.task_weights(
+            self.training_state.task_losses, None, present)
+        loss_scale = self.optimizer.scale_loss(tf.constant(1.0))
+        variables = self.network_variables
+        shared_ids = {id(v) for v in self.shared_variables}
+        shared = [id(v) in shared_ids for v in variables]
+        sketch = None
+        if self.probe_sketch_dim is not None:
+            size = sum(v.shape.num_elements() for v, s in zip(variables, shared, strict=True)
+                       if s)
+            sketch = gradient_probe.sketch_hashes(size, self.probe_sketch_dim, 0) + (
+                self.probe_sketch_dim,)
+
+        def run(mode):
+            return task_gradients(
+                self._forward, self._task_losses, batch, variables, shared,
+                num_tasks=num_tasks, mode=mode, task_scale=task_scale,
+                task_weights=pre_weights, loss_scale=loss_scale, sketch=sketch,
+                output_spec=tf.nest.map_structure(
+                    lambda t: tf.TensorSpec(t.shape, t.dtype), self.output))
+
+        mode = self._gradient_mode
+        do_probe = tf.constant(mode != "off")
+        if mode != "off" and self.probe_every > 1 and not gradient_method:
+            do_probe = tf.equal(self.optimizer.iterations % self.probe_every, 0)
+            result = tf.cond(do_probe, lambda: run(mode), lambda: run("off"))
+        else:
+            result = run(mode)
+        sums = _sum_replicas(context, result.loss_sums)
+        task_losses = tf.math.divide_no_nan(sums, counts)
+        gradients = list(result.gradients)
+        gram = None
+        if mode != "off":
+            gram = self._gram(context, result, num_tasks)
+            if gradient_method:
+                weights = weighting.task_weights(task_losses, gram, present)
+                gradients = self._combine(result, weights, gradients, shared, variables, sketch,
+                                          batch, task_scale, loss_scale, run)
+        variables, gradients = self._weighting_gradients(variables, gradients, task_losses,
+                                                         gram, present, loss_scale)
+        finite = tf.reduce_all(tf.math.is_finite(sums))
+        grads_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
+        if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            finite = tf.logical_and(finite, grads_finite)  # else: the loss scale's business
+        ok = tf.logical_and(finite, ids_ok)
+        if replicas > 1:
+            ok = context.all_reduce("sum", 1.0 - tf.cast(ok, tf.float32)) < 0.5
+        _apply_if(self.optimizer, gradients, variables, ok)
+        reason = tf.where(ids_ok, tf.where(tf.reduce_all(tf.math.is_finite(sums)), 2, 1), 3)
+        self.training_state.update_state(ok, reason, self.optimizer.iterations,
+                                         tf.logical_not(tf.math.is_finite(sums)), task_losses)
+        weight = tf.cast(ok, tf.float32)
+        objective = tf.reduce_sum(pre_weights * task_scale * sums) + result.regularization
+        self.loss_tracker.update_state(tf.where(ok, objective, 0.0), sample_weight=weight)
+        self.task_loss_tracker.update_state(tf.where(ok, task_losses, 0.0),
+                                            sample_weight=counts * weight)
+        self._update_metrics(result.metric_items, weight)
+        logs = self._logs()
+        logs.update(self.training_state.result())
+        if self.conflict_tracker is not None:
+            if gram is not None:
+                probed = tf.cast(tf.logical_and(do_probe, ok), tf.float32) / replicas
+                self.conflict_tracker.update_state(gram, present, probed)
+            logs.update(self.conflict_tracker.result())
+        return _for_strategy(logs)
+
+    def test_step(self, data):
+        batch, _ = parse_batch(self, data)
+        context = tf.distribute.get_replica_context()
+        counts = task_counts(self.plan, batch.y, batch.sample_weight, batch.task_id)
+        y_pred, _ = self._forward(batch.x, training=False)
+        sums, items = self._task_losses(y_pred, batch)
+        global_counts = _sum_replicas(context, counts)
+        if self.plan.labelled:
+            scale = tf.math.divide_no_nan(1.0, global_counts)
+            self.loss_tracker.update_state(tf.reduce_sum(scale * sums))
+        else:
+            total = tf.reduce_sum(counts)
+            self.loss_tracker.update_state(tf.math.divide_no_nan(tf.reduce_sum(sums), total),
+                                           sample_weight=total)
+        self.task_loss_tracker.update_state(tf.math.divide_no_nan(sums, counts),
+                                            sample_weight=counts)
+        self._update_metrics(items, 1.0)
+        return _for_strategy(self._logs())
+
+    # ------------------------------------------------------------------------------ helpers
+    def _forward(self, x, training=True):
+        y_pred = self(x, training=training)
+        penalties = [tf.cast(loss, tf.float32) for loss in self.losses]
+        penalties += [tf.cast(fn(self), tf.float32) for fn in self._regularizers]
+        return y_pred, tf.add_n(penalties) if penalties else tf.constant(0.0)
+
+    def _task_losses(self, y_pred, batch):
+        return task_loss_sums(self.plan, y_pred, batch.y, batch.sample_weight, batch.task_id)
+
+    def _gram(self, context, result, num_tasks):
+        """The all-replica `(T, T)` Gram matrix of the per-task shared gradients."""
+        rows, tasks = result.task_gradients, result.tasks
+        if context is not None and context.num_replicas_in_sync > 1:
+            full = tf.scatter_nd(tasks[:, None], rows, [num_tasks, tf.shape(rows)[1]])
+            full = context.all_reduce("sum", full)
+            return gradient_probe.gram_matrix(full)
+        return gradient_probe.scatter_gram(gradient_probe.gram_matrix(rows), tasks, num_tasks)
+
+    def _combine(self, result, weights, gradients, shared, variables, sketch, batch, task_scale,
+                 loss_scale, run):
+        """Shared variables: `sum_t w_t g_t`; task-specific ones keep their own gradient."""
+        if sketch is None:
+            row_weights = tf.gather(weights, result.tasks)
+            flat = tf.linalg.matvec(result.task_gradients, row_weights, transpose_a=True)
+            combined = gradient_probe.unflatten_gradients(
+                flat * loss_scale, [v for v, s in zip(variables, shared, strict=True) if s])
+        else:  # sketches cannot be combined: one more weighted pass for the shared variables
+            again = task_gradients(
+                self._forward, self._task_losses, batch, variables, shared,
+                num_tasks=self._num_tasks, mode="off", task_scale=task_scale,
+                task_weights=weights, loss_scale=loss_scale)
+            combined = [g for g, s in zip(again.gradients, shared, strict=True) if s]
+        combined = iter(combined)
+        return [next(combined) if s else g for g, s in zip(gradients, shared, strict=True)]
+
+    def _weighting_gradients(self, variables, gradients, task_losses, gram, present,
+                             loss_scale):
+        """Appends the gradients of a learnable weighting's own parameters (UW, GradNorm)."""
+        layer = self.task_weighting_layer
+        own = list(getattr(layer, "trainable_weights", []))
+        if not own:
+            return variables, gradients
+        with tf.GradientTape() as tape:
+            auxiliary = layer.auxiliary_loss(task_losses, gram, present)
+        if auxiliary is None:
+            return variables, gradients
+        grads = tape.gradient(loss_scale * auxiliary, own)
+        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, own, strict=True)]
+        return variables + own, gradients + grads
+
+    def _update_metrics(self, items, weight):
+        for index, metric, takes_task_id in self._metric_heads:
+            item = items[index]
+            sample_weight = item.sample_weight * weight
+            kwargs = {"task_id": item.task_ids} if takes_task_id else {}
+            y_true = item.y_true if item.y_true is not None else tf.zeros_like(
+                sample_weight)
+            metric.update_state(y_true, item.y_pred, sample_weight=sample_weight, **kwargs)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Our steps need no symbolic pass; only the optimizer must be built in the strategy's
@@ -449,37 +525,38 @@ class MultiTaskModel(keras.Model):
         if not self.compiled:
             return {}
         serialize = keras.saving.serialize_keras_object
+        loss, loss_weights = self._loss_config
         return {
             "optimizer": serialize(self.optimizer),
-            "loss": serialize(self._task_loss),
-            "metrics": [serialize(m) for m in self._mtl_metrics.user_metrics],
+            "loss": serialize(loss),
+            "loss_weights": loss_weights,
+            "metrics": serialize(self._user_metrics),
             "probe": self.probe,
             "probe_every": self.probe_every,
+            "probe_sketch_dim": self.probe_sketch_dim,
             "loss_weighting": serialize(self.task_weighting),
+            "max_skipped_steps": self.max_skipped_steps,
             **{k: v for k, v in self._compile_kwargs.items() if isinstance(v, (int, bool, str))},
         }
 
     def compile_from_config(self, config):
         deserialize = keras.saving.deserialize_keras_object
         config = dict(config)
-        for key in ("optimizer", "loss", "loss_weighting"):
+        for key in ("optimizer", "loss", "loss_weighting", "metrics"):
             if config.get(key) is not None:
                 config[key] = deserialize(config[key])
-        config["metrics"] = [deserialize(m) for m in config.get("metrics") or []]
         self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "task_names": self._task_names_arg,
-                "num_tasks": self._num_tasks,
-                "task_specific_layers": self.task_specific_layers,
-                "task_id_key": self.task_id_key,
-            }
-        )
+        config.update({
+            "task_names": self._task_names_arg,
+            "num_tasks": self._num_tasks,
+            "task_specific_layers": self.task_specific_layers,
+            "task_id_key": self.task_id_key,
+        })
         return config
 
 
@@ -494,20 +571,51 @@ def _get_metric(identifier):
     return keras.metrics.MeanMetricWrapper(metric, name=name)
 
 
-class _MetricState:
-    """Holds the model's own metric objects out of Keras' automatic attribute tracking."""
+def _clone_metric(metric, name):
+    config = dict(metric.get_config(), name=name)
+    return type(metric).from_config(config)
 
 
-def _num_replicas():
-    context = tf.distribute.get_replica_context()
-    return context.num_replicas_in_sync if context is not None else 1
+def _sum_replicas(context, value):
+    if context is not None and context.num_replicas_in_sync > 1:
+        return context.all_reduce("sum", value)
+    return value
 
 
-def _zeros_for_none(grads, variables):
-    return [
-        tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
-        for g, v in zip(grads, variables, strict=True)
-    ]
+def _apply_if(optimizer, gradients, variables, ok):
+    """`optimizer.apply(gradients, variables)` when `ok`, else nothing at all.
+
+    Under a distribution strategy the condition is taken in the cross-replica context, as
+    Keras' `LossScaleOptimizer` does, since `apply` synchronizes the replicas.
+    """
+
+    def apply():
+        optimizer.apply(gradients, variables)
+        return tf.constant(True)
+
+    if not tf.distribute.has_strategy():
+        tf.cond(ok, apply, lambda: tf.constant(False))
+        return
+
+    def cross_replica(distribution, ok, gradients):
+        first = distribution.experimental_local_results(ok)[0]
+
+        def apply_each():
+            distribution.extended.call_for_each_replica(
+                lambda grads: optimizer.apply(grads, variables), args=(gradients,))
+            return tf.constant(True)
+
+        tf.cond(first, apply_each, lambda: tf.constant(False))
+
+    tf.distribute.get_replica_context().merge_call(cross_replica, args=(ok, gradients))
+
+
+def _listed(metrics):
+    if metrics is None:
+        return []
+    if isinstance(metrics, (str, keras.metrics.Metric)) or callable(metrics):
+        return [metrics]
+    return list(metrics)
 
 
 def _for_strategy(logs):
@@ -520,4 +628,3 @@ def _for_strategy(logs):
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return {k: tf.reshape(v, [1]) for k, v in logs.items()}
     return logs
-

@@ -1,47 +1,204 @@
-"""Per-task losses of a batch: the one helper shared by `train_step` and `test_step`.
+"""Per-task loss sums and counts of a batch, in both multi-task settings.
 
-A batch is parsed once into a small dict (`kind` = `"triplet"` or `"supervised"`); the per-task
-sums of per-sample losses are then computed for the whole batch or for a task group.
+`MultiTaskModel` supports the two settings of the field:
+
+- **one task per sample** (the model has a `task_id` input): each row (or each group of
+  `rows_per_example` consecutive rows, e.g. a triplet) belongs to the task named by its id and
+  contributes to that task's loss only;
+- **every sample labelled for every task** (no `task_id` input, one output per task): every
+  row contributes to every task whose label it has. A missing label is marked by
+  `MISSING_LABEL` (-1) in integer labels, NaN in float labels, or a per-task sample weight of 0;
+  it is left out of that task's loss, count and metrics.
+
+A `LossPlan`, built once at `compile`, lists the *heads*: which model output, which target and
+which loss make up which task's loss. Everything here returns per-task **sums** of per-example
+losses and per-task **counts** of examples, so that grouped sub-batches, replicas and steps
+combine by addition.
 """
 
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
 import keras
-import numpy as np
 import tensorflow as tf
 
-from keras_mtl.losses.triplet_loss import TripletLoss
-from keras_mtl.training import gradient_probe
-
-TRIPLET_KEYS = ("anchor", "positive", "negative")
+MISSING_LABEL = -1
 
 
-def resolve_losses(loss, task_names):
-    """One loss per task from a single loss, a `{task: loss}` dict or a list (None stays None)."""
-    if loss is None:
-        return None
-    num_tasks = len(task_names)
-    if isinstance(loss, dict):
-        missing = [name for name in task_names if name not in loss]
-        if missing:
-            raise ValueError(
-                f"Expected a loss for every task {task_names}. Received: loss keys "
-                f"{sorted(loss)} (missing {missing})"
-            )
-        return [_get_loss(loss[name]) for name in task_names]
-    if isinstance(loss, (list, tuple)):
-        if len(loss) != num_tasks:
-            raise ValueError(
-                f"Expected a list of {num_tasks} losses, one per task. Received: {len(loss)}"
-            )
-        return [_get_loss(item) for item in loss]
-    return [_get_loss(loss)] * num_tasks
+@dataclasses.dataclass(frozen=True)
+class LossHead:
+    """One loss term: `loss(y[target], y_pred[output])`, weighted, for the tasks in `tasks`."""
+
+    output: str | int | None  # key or index of the model output; None = the only output
+    target: str | int | None  # key or index of `y`; None = `y` itself
+    loss: object
+    tasks: tuple[int, ...]
+    weight: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class LossPlan:
+    """The heads of a model and the setting they are used in (see the module docstring)."""
+
+    heads: tuple[LossHead, ...]
+    num_tasks: int
+    labelled: bool  # True: every sample labelled for every task (no task ids)
+    rows_per_example: int = 1
 
 
 def _get_loss(loss):
     return keras.losses.get(loss) if isinstance(loss, (str, dict)) else loss
 
 
-def per_sample_loss(loss, y_true, y_pred):
-    """Unreduced loss, one value per row (extra axes averaged)."""
+def _output_keys(output):
+    """Keys of a model's outputs: a list of dict keys / indices, or [None] for one output."""
+    if isinstance(output, dict):
+        return list(output)
+    if isinstance(output, (list, tuple)):
+        return list(range(len(output)))
+    return [None]
+
+
+def _per_key(value, keys, what):
+    """`value` as a dict over `keys` (dict: checked; list: zipped; single: repeated)."""
+    if isinstance(value, dict):
+        missing = [k for k in keys if k not in value]
+        if missing:
+            raise ValueError(
+                f"Expected {what} for every one of {keys}. Received keys {sorted(value)} "
+                f"(missing {missing})"
+            )
+        return {k: value[k] for k in keys}
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(keys):
+            raise ValueError(
+                f"Expected a list of {len(keys)} {what}, one per entry of {keys}. "
+                f"Received: a list of {len(value)}"
+            )
+        return dict(zip(keys, value, strict=True))
+    return {k: value for k in keys}
+
+
+def build_loss_plan(loss, task_names, output, *, has_task_id, loss_weights=None):
+    """Resolves `compile(loss=..., loss_weights=...)` into a `LossPlan`.
+
+    Args:
+        loss: one loss for everything, or a dict / list keyed by task name (one loss per task)
+            or by model output (one loss per output, e.g. `{"logits": ..., "td_map": ...}`).
+        task_names: the T task names.
+        output: the model's output structure (`model.output`).
+        has_task_id: whether the model takes task ids (one task per sample).
+        loss_weights: optional weights, keyed like `loss`.
+
+    Returns:
+        A `LossPlan`, or None when `loss` is None.
+    """
+    if loss is None:
+        return None
+    num_tasks = len(task_names)
+    names = list(task_names)
+    keys = _output_keys(output)
+    weights = 1.0 if loss_weights is None else loss_weights
+    per_task_outputs = keys == names or (keys == list(range(num_tasks)) and num_tasks > 1)
+    if per_task_outputs:  # one output per task (both settings)
+        losses = _per_key(loss, names, "losses")
+        weights = _per_key(weights, names, "loss weights")
+        heads = [LossHead(keys[t], keys[t], _get_loss(losses[name]), (t,),
+                          float(weights[name])) for t, name in enumerate(names)]
+    elif not has_task_id:
+        raise ValueError(
+            "Expected one output per task (a dict keyed by task name or a list of "
+            f"{num_tasks}) for a model without a task id input (every sample labelled for "
+            f"every task). Received outputs: {keys}"
+        )
+    elif keys == [None]:  # one output, each row scored by its own task's loss
+        losses = _per_key(loss, names, "losses")
+        weights = _per_key(weights, names, "loss weights")
+        heads = []
+        for t, name in enumerate(names):  # tasks sharing one loss object share one head
+            loss_t, weight_t = _get_loss(losses[name]), float(weights[name])
+            same = [i for i, h in enumerate(heads) if h.loss is loss_t and h.weight == weight_t]
+            if same:
+                heads[same[0]] = dataclasses.replace(heads[same[0]],
+                                                     tasks=heads[same[0]].tasks + (t,))
+            else:
+                heads.append(LossHead(None, None, loss_t, (t,), weight_t))
+    else:  # several outputs that are not per task (e.g. logits and an auxiliary map)
+        losses = _per_key(loss, keys, "losses")
+        weights = _per_key(weights, keys, "loss weights")
+        heads = [LossHead(k, k, _get_loss(losses[k]), tuple(range(num_tasks)),
+                          float(weights[k])) for k in keys if losses[k] is not None]
+    groups = {int(getattr(h.loss, "rows_per_example", 1)) for h in heads}
+    if len(groups) != 1:
+        raise ValueError(
+            "Expected every loss to consume the same number of input rows per example. "
+            f"Received: rows_per_example {sorted(groups)}"
+        )
+    return LossPlan(tuple(heads), num_tasks, labelled=not has_task_id,
+                    rows_per_example=groups.pop())
+
+
+def _select(structure, key):
+    if key is None or not isinstance(structure, (dict, list, tuple)):
+        return structure
+    return structure[key]
+
+
+def example_task_ids(plan, task_ids):
+    """The task of each example (loss row): `task_ids[::rows_per_example]`, int32 `(M,)`."""
+    task_ids = tf.reshape(tf.cast(task_ids, tf.int32), [-1])
+    if plan.rows_per_example == 1:
+        return task_ids
+    return task_ids[:: plan.rows_per_example]
+
+
+def examples_share_task(plan, task_ids):
+    """Boolean scalar: every example's rows carry one task id and the rows divide evenly."""
+    g = plan.rows_per_example
+    task_ids = tf.reshape(tf.cast(task_ids, tf.int32), [-1])
+    if g == 1:
+        return tf.constant(True)
+    size = tf.size(task_ids)
+    even = tf.equal(size % g, 0)
+    rows = tf.reshape(task_ids[: size - size % g], [-1, g])
+    return tf.logical_and(even, tf.reduce_all(tf.equal(rows, rows[:, :1])))
+
+
+def label_mask(y):
+    """`(N,)` float32: 1 where a label is present (not `MISSING_LABEL` / NaN in any entry)."""
+    y = tf.convert_to_tensor(y)
+    if y.dtype.is_integer:
+        present = tf.not_equal(y, tf.cast(MISSING_LABEL, y.dtype))
+    elif y.dtype.is_floating:
+        present = tf.logical_not(tf.math.is_nan(y))
+    else:
+        present = tf.ones_like(y, tf.bool)
+    present = tf.reshape(present, [tf.shape(y)[0], -1])
+    return tf.cast(tf.reduce_all(present, axis=1), tf.float32)
+
+
+def _fill_missing(y):
+    """Replaces missing-label markers by 0 so the loss stays finite on masked rows."""
+    y = tf.convert_to_tensor(y)
+    if y.dtype.is_integer:
+        return tf.where(tf.equal(y, tf.cast(MISSING_LABEL, y.dtype)), tf.zeros_like(y), y)
+    if y.dtype.is_floating:
+        return tf.where(tf.math.is_nan(y), tf.zeros_like(y), y)
+    return y
+
+
+def _sample_weight(sample_weight, head, size):
+    weight = _select(sample_weight, head.target) if isinstance(sample_weight, dict) else (
+        sample_weight)
+    if weight is None:
+        return tf.ones([size], tf.float32)
+    return tf.reshape(tf.cast(weight, tf.float32), [-1])
+
+
+def per_example_loss(loss, y_true, y_pred):
+    """Unreduced loss, one value per example (extra axes averaged)."""
     values = loss.call(y_true, y_pred) if isinstance(loss, keras.losses.Loss) else loss(
         y_true, y_pred)
     values = tf.cast(values, tf.float32)
@@ -50,132 +207,75 @@ def per_sample_loss(loss, y_true, y_pred):
     return values
 
 
-def parse_batch(model, data):
-    """Returns `{"kind", "task_id", ...}` for a triplet dict or an `(x, y[, sample_weight])`."""
-    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-    if isinstance(x, dict) and all(key in x for key in TRIPLET_KEYS):
-        if "task_id" not in x:
-            raise ValueError(
-                "Expected triplet batches with keys anchor, positive, negative and task_id. "
-                f"Received keys: {sorted(x)}"
-            )
-        batch = {key: x[key] for key in TRIPLET_KEYS}
-        batch.update(kind="triplet", task_id=_task_ids(x["task_id"]))
-        return batch
-    if not isinstance(x, dict) or model.task_id_key not in x:
-        raise ValueError(
-            f"Expected inputs as a dict holding the task ids under {model.task_id_key!r}. "
-            f"Received: {type(x).__name__} {sorted(x) if isinstance(x, dict) else ''}"
-        )
-    if y is None:
-        raise ValueError("Expected targets `y` for a supervised batch. Received: y=None")
-    return {"kind": "supervised", "x": x, "y": y, "sample_weight": sample_weight,
-            "task_id": _task_ids(x[model.task_id_key])}
+def task_counts(plan, y, sample_weight, task_ids):
+    """Examples per task `(T,)` float32: data only, known before the forward pass."""
+    if not plan.labelled:
+        ids = example_task_ids(plan, task_ids)
+        return tf.math.unsorted_segment_sum(tf.ones_like(ids, tf.float32), ids, plan.num_tasks)
+    counts = [None] * plan.num_tasks
+    for head in plan.heads:
+        target = _select(y, head.target)
+        valid = label_mask(target)
+        valid *= tf.cast(_sample_weight(sample_weight, head, tf.shape(valid)[0]) != 0,
+                         tf.float32)
+        counts[head.tasks[0]] = tf.reduce_sum(valid)
+    return tf.stack([c if c is not None else tf.constant(0.0) for c in counts])
 
 
-def _task_ids(task_id):
-    return tf.reshape(tf.cast(task_id, tf.int32), [-1])
+class MetricItem(NamedTuple):
+    """The examples one head scored, for the metric updates (`task_ids` None: labelled)."""
+
+    task_ids: tf.Tensor | None
+    y_true: tf.Tensor | None
+    y_pred: tf.Tensor
+    sample_weight: tf.Tensor
 
 
-def partition_batch(batch, num_tasks):
-    """Splits a parsed batch into `num_tasks` parsed batches, one per task id."""
-    tensors = {k: v for k, v in batch.items() if k not in ("kind", "rows") and v is not None}
-    groups = gradient_probe.partition_by_task(tensors, batch["task_id"], num_tasks)
-    result = []
-    for group in groups:
-        group = dict(group, kind=batch["kind"])
-        if batch["kind"] == "supervised":
-            group.setdefault("sample_weight", None)
-        result.append(group)
-    return result
-
-
-def _image_key(model):
-    inputs = model.input
-    keys = [k for k in inputs if k != model.task_id_key] if isinstance(inputs, dict) else []
-    if len(keys) != 1:
-        raise ValueError(
-            "Expected a model with dict inputs {image, task_id} for triplet batches. "
-            f"Received inputs: {inputs}"
-        )
-    return keys[0]
-
-
-def _per_task(values, names, num_tasks):
-    """A per-task list when `values` is a dict keyed by task names or a list of T, else None."""
-    if isinstance(values, dict) and set(names) <= set(values):
-        return [values[name] for name in names]
-    if isinstance(values, (list, tuple)) and len(values) == num_tasks:
-        return list(values)
-    return None
-
-
-def task_loss_sums(model, batch, training, only_task=None):
-    """Per-task sums of per-sample losses.
+def task_loss_sums(plan, y_pred, y, sample_weight, task_ids):
+    """Per-task sums of per-example losses of a (sub-)batch.
 
     Args:
-        model: the `MultiTaskModel`.
-        batch: a parsed batch (see `parse_batch`).
-        training: passed to the model call.
-        only_task: when given, every row of `batch` belongs to this task (a grouped sub-batch)
-            and only its loss is computed.
+        plan: the `LossPlan`.
+        y_pred: the model's outputs for the rows.
+        y: the targets (None for losses that need none, such as the triplet loss).
+        sample_weight: None, a `(N,)` tensor, or a dict keyed like the targets.
+        task_ids: int32 `(N,)` input-row task ids (one task per sample), or None (labelled).
 
     Returns:
-        `(sums, counts, pairs)`: float32 `(T,)` loss sums and row counts, and a list of
-        `(task_ids, y_true, y_pred)` for metric updates (`y_true` is None for triplets).
+        `(sums, items)`: float32 `(T,)` sums of weighted per-example losses and a list of
+        `MetricItem`s for the metric updates.
     """
-    num_tasks = model.num_tasks
-    task_ids = batch["task_id"]
-    losses = model._losses_per_task
-    if batch["kind"] == "triplet":
-        count = tf.shape(batch["anchor"])[0]
-        images = tf.concat([batch[key] for key in TRIPLET_KEYS], axis=0)
-        inputs = {_image_key(model): images,
-                  model.task_id_key: tf.concat([task_ids] * 3, axis=0)}
-        embeddings = model(inputs, training=training)
-        stacked = tf.stack([embeddings[:count], embeddings[count:2 * count],
-                            embeddings[2 * count:]], axis=1)
-        loss = losses[0] if losses else TripletLoss()
-        rows = per_sample_loss(loss, None, stacked)
-        return _sums(rows, task_ids, num_tasks, only_task) + ([(task_ids, None, stacked)],)
-
-    if losses is None:
-        raise ValueError("Expected `loss` in compile() for supervised batches. Received: None")
-    y_pred = model(batch["x"], training=training)
-    names = model.task_names
-    outputs = _per_task(y_pred, names, num_tasks)
-    targets = _per_task(batch["y"], names, num_tasks)
-    weight = batch["sample_weight"]
-    if only_task is not None:
-        pred = outputs[only_task] if outputs is not None else y_pred
-        target = targets[only_task] if targets is not None else batch["y"]
-        rows = per_sample_loss(losses[only_task], target, pred)
-        if weight is not None:
-            rows = rows * tf.reshape(tf.cast(weight, tf.float32), [-1])
-        return _sums(rows, task_ids, num_tasks, only_task) + ([(task_ids, target, pred)],)
-
-    sums, pairs = [], []
-    for task in range(num_tasks):
-        part = {"pred": outputs[task] if outputs is not None else y_pred,
-                "y": targets[task] if targets is not None else batch["y"],
-                "ids": task_ids}
-        if weight is not None:
-            part["w"] = tf.reshape(tf.cast(weight, tf.float32), [-1])
-        mask = tf.equal(task_ids, task)
-        part = tf.nest.map_structure(lambda v, m=mask: tf.boolean_mask(v, m), part)
-        rows = per_sample_loss(losses[task], part["y"], part["pred"])
-        if weight is not None:
-            rows = rows * part["w"]
-        sums.append(tf.reduce_sum(rows))
-        pairs.append((part["ids"], part["y"], part["pred"]))
-    _, counts = gradient_probe.task_sums(tf.zeros_like(task_ids, tf.float32), task_ids,
-                                         num_tasks)
-    return tf.stack(sums), counts, pairs
-
-
-def _sums(rows, task_ids, num_tasks, only_task):
-    if only_task is None:
-        return gradient_probe.task_sums(rows, task_ids, num_tasks)
-    one_hot = tf.constant(np.eye(num_tasks, dtype=np.float32)[only_task])
-    count = tf.cast(tf.shape(rows)[0], tf.float32)
-    return one_hot * tf.reduce_sum(rows), one_hot * count
+    num_tasks = plan.num_tasks
+    sums = tf.zeros([num_tasks], tf.float32)
+    items = []
+    g = plan.rows_per_example
+    ids = None if plan.labelled else example_task_ids(plan, task_ids)
+    for head in plan.heads:
+        pred = _select(y_pred, head.output)
+        target = _select(y, head.target) if y is not None else None
+        if plan.labelled:
+            valid = label_mask(target)
+            weight = _sample_weight(sample_weight, head, tf.shape(valid)[0]) * valid
+            values = per_example_loss(head.loss, _fill_missing(target), pred)
+            total = tf.reduce_sum(tf.where(weight > 0, values * weight, 0.0))
+            sums += tf.one_hot(head.tasks[0], num_tasks) * total * head.weight
+            items.append(MetricItem(None, target, pred, weight))
+            continue
+        rows_ids = ids
+        if len(head.tasks) < num_tasks:  # rows of the head's tasks only
+            keep = tf.reduce_any(tf.equal(ids[:, None], tf.constant(head.tasks)[None, :]),
+                                 axis=1)
+            rows_ids = tf.boolean_mask(ids, keep)
+            input_keep = tf.repeat(keep, g) if g > 1 else keep
+            pred = tf.nest.map_structure(lambda v, m=input_keep: tf.boolean_mask(v, m), pred)
+            if target is not None:
+                target = tf.boolean_mask(target, input_keep)
+            weight = _sample_weight(sample_weight, head, tf.size(ids))
+            weight = tf.boolean_mask(weight[::g] if g > 1 else weight, keep)
+        else:
+            weight = _sample_weight(sample_weight, head, tf.size(ids) * g)
+            weight = weight[::g] if g > 1 else weight
+        values = per_example_loss(head.loss, target, pred) * weight * head.weight
+        sums += tf.math.unsorted_segment_sum(values, rows_ids, num_tasks)
+        items.append(MetricItem(rows_ids, target, pred, weight))
+    return sums, items

@@ -26,8 +26,8 @@ class RetrievalHyperModel(keras_tuner.HyperModel):
 
     Each trial builds `keras_mtl.models.zhao_retrieval_net` (the Table 2 network of Zhao et
     al.) with the sampled hyperparameters and compiles it with a `TripletLoss` (Zhao Eq. 6).
-    Fit it on triplet batches `{"anchor", "positive", "negative", "task_id"}` (e.g.
-    `keras_mtl.datasets.triplet_pipeline`) with validation triplets: the objective is
+    Fit it on triplet batches (`keras_mtl.datasets.triplet_pipeline`, three consecutive rows
+    per triplet) with validation triplets: the objective is
     `val_triplet_accuracy`, the validation triplet accuracy averaged over tasks (the
     "average" column of Zhao Tables 3 and 6), to maximise; `objective` returns it as a
     `keras_tuner.Objective`.

@@ -7,7 +7,6 @@ from PIL import Image
 from keras_mtl.datasets.pipeline import (
     batch_indices,
     classification_pipeline,
-    flatten_triplet_batch,
     image_pipeline,
     triplet_pipeline,
 )
@@ -64,7 +63,7 @@ def test_one_task_and_sequential_and_errors():
 
 def test_triplet_batches_match_the_sampled_rows():
     data = _dataset(_constant_images(10))
-    ds = triplet_pipeline(data, batch_size=4, image_size=(8, 8), seed=3)
+    ds = triplet_pipeline(data, model_inputs=False, batch_size=4, image_size=(8, 8), seed=3)
     assert int(ds.cardinality()) == 24 // 4
     rows = data.triplets["train"]
     for epoch in range(2):  # each pass is the next epoch of batch_indices
@@ -82,13 +81,11 @@ def test_triplet_batches_match_the_sampled_rows():
 
 def test_augmentation_is_seeded_and_in_range():
     data = _dataset(_constant_images(10))
-    first = [b["anchor"].numpy() for b in triplet_pipeline(data, batch_size=4, augment=True,
-                                                          image_size=(8, 8), seed=1)]
-    second = [b["anchor"].numpy() for b in triplet_pipeline(data, batch_size=4, augment=True,
-                                                           image_size=(8, 8), seed=1)]
+    kwargs = dict(model_inputs=False, batch_size=4, image_size=(8, 8), seed=1)
+    first = [b["anchor"].numpy() for b in triplet_pipeline(data, augment=True, **kwargs)]
+    second = [b["anchor"].numpy() for b in triplet_pipeline(data, augment=True, **kwargs)]
     np.testing.assert_array_equal(np.stack(first), np.stack(second))
-    plain = [b["anchor"].numpy() for b in triplet_pipeline(data, batch_size=4, image_size=(8, 8),
-                                                          seed=1)]
+    plain = [b["anchor"].numpy() for b in triplet_pipeline(data, **kwargs)]
     assert not np.allclose(np.stack(first), np.stack(plain))
     assert np.stack(first).min() >= 0.0 and np.stack(first).max() <= 1.0
 
@@ -101,21 +98,24 @@ def test_files_are_decoded_resized_and_scaled(tmp_path, cache_images):
         Image.fromarray(np.full((12, 12, 3), i * 40, np.uint8)).save(path)
         paths.append(path)
     data = _dataset(np.array(paths, dtype=object), num_tasks=1, num_triplets=6)
-    ds = triplet_pipeline(data, batch_size=3, image_size=(4, 4), sampling="sequential",
-                          cache_images=cache_images)
+    ds = triplet_pipeline(data, model_inputs=False, batch_size=3, image_size=(4, 4),
+                          sampling="sequential", cache_images=cache_images)
     anchors = np.concatenate([b["anchor"].numpy() for b in ds])
     assert anchors.shape == (6, 4, 4, 3)
     np.testing.assert_allclose(anchors, (data.triplets["train"][:, 0] * 40 / 255.0)[
         :, None, None, None] * np.ones((1, 4, 4, 3)), atol=1e-5)
 
 
-def test_flatten_triplet_batch_order():
+def test_model_inputs_interleave_each_triplet():
     data = _dataset(_constant_images(10))
-    batch = next(iter(triplet_pipeline(data, batch_size=4, image_size=(8, 8))))
-    flat = flatten_triplet_batch(batch)
+    kwargs = dict(batch_size=4, image_size=(8, 8), seed=1)
+    batch = next(iter(triplet_pipeline(data, model_inputs=False, **kwargs)))
+    flat = next(iter(triplet_pipeline(data, **kwargs)))
     assert flat["image"].shape == (12, 8, 8, 3)
-    np.testing.assert_array_equal(flat["image"][4:8].numpy(), batch["positive"].numpy())
-    np.testing.assert_array_equal(flat["task_id"].numpy(), np.tile(batch["task_id"].numpy(), 3))
+    for k, name in enumerate(("anchor", "positive", "negative")):
+        np.testing.assert_array_equal(flat["image"][k::3].numpy(), batch[name].numpy())
+    np.testing.assert_array_equal(flat["task_id"].numpy(),
+                                  np.repeat(batch["task_id"].numpy(), 3))
 
 
 def test_classification_pipeline_targets():
@@ -137,9 +137,9 @@ def test_augmentation_flips_horizontally_and_shifts_brightness():
     images = np.broadcast_to(cols, (10, 8, 8, 3)).astype(np.uint8)
     data = _dataset(images, num_triplets=48)
     aug = np.concatenate([b["anchor"].numpy() for b in triplet_pipeline(
-        data, batch_size=8, augment=True, image_size=(8, 8), seed=2)])
+        data, batch_size=8, augment=True, image_size=(8, 8), seed=2, model_inputs=False)])
     plain = np.concatenate([b["anchor"].numpy() for b in triplet_pipeline(
-        data, batch_size=8, image_size=(8, 8), seed=2)])
+        data, batch_size=8, image_size=(8, 8), seed=2, model_inputs=False)])
     steps = np.diff(aug[:, 0, :, 0], axis=1)
     flipped = np.all(np.isclose(steps, -2 / 255, atol=1e-5), axis=1)
     kept = np.all(np.isclose(steps, 2 / 255, atol=1e-5), axis=1)

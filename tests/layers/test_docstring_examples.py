@@ -14,7 +14,12 @@ MODULES = [
     "keras_mtl.layers.task_routing",
     "keras_mtl.layers.tensor_modulation",
     "keras_mtl.layers.top_down_modulator",
-    "keras_mtl.training.conflict_metrics",
+    "keras_mtl.training.conflict_tracker",
+    "keras_mtl.training.per_task_mean",
+    "keras_mtl.training.gradient_probe",
+    "keras_mtl.losses.triplet_loss",
+    "keras_mtl.metrics.triplet_accuracy",
+    "keras_mtl.layers.task_specific",
 ]
 
 

@@ -28,7 +28,9 @@ def test_triplet_loss_matches_numpy_eq6():
     one = np.array([[[0.0], [1.0], [2.0]]], "float32")
     assert float(TripletLoss(1.0)(None, one)) == 0.0
     assert float(TripletLoss(4.0)(None, one)) == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="Expected `y_pred` of shape"):
+    interleaved = stacked.reshape(15, 4)  # a0, p0, n0, a1, ... : three rows per triplet
+    assert float(TripletLoss(0.5)(None, interleaved)) == pytest.approx(want.mean(), rel=1e-5)
+    with pytest.raises(ValueError, match=r"Expected embeddings of shape \(3 \* batch, dim\)"):
         TripletLoss()(None, np.zeros((2, 4)))
 
 

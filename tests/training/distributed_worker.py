@@ -17,7 +17,7 @@ STEPS, GLOBAL_BATCH = 3, 12
 
 def _train(strategy=None, dataset=False):
     import keras
-    from training_helpers import build_embedding_model, triplet_batch
+    from training_helpers import build_embedding_model, triplet_inputs
 
     from keras_mtl.losses import TripletLoss
 
@@ -26,15 +26,16 @@ def _train(strategy=None, dataset=False):
         model = build_embedding_model(task_names=["a", "b", "c"])
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss=TripletLoss(1.0),
                       probe="grouped")
-    batch = triplet_batch(size=STEPS * GLOBAL_BATCH)
+    batch = triplet_inputs(size=STEPS * GLOBAL_BATCH)
     if dataset:
-        data = tf.data.Dataset.from_tensor_slices(batch).batch(GLOBAL_BATCH)
+        data = tf.data.Dataset.from_tensor_slices(batch).batch(3 * GLOBAL_BATCH)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA)
         history = model.fit(data.with_options(options), epochs=1, verbose=0)
     else:
-        history = model.fit(batch, batch_size=GLOBAL_BATCH, epochs=1, verbose=0, shuffle=False)
+        history = model.fit(batch, batch_size=3 * GLOBAL_BATCH, epochs=1, verbose=0,
+                            shuffle=False)
     matrices = model.conflict_matrices()
     return {
         "weights": [w.numpy().tolist() for w in model.trainable_weights],

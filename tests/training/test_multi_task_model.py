@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from training_helpers import build_embedding_model, triplet_batch
+from training_helpers import build_embedding_model, triplet_batch, triplet_inputs
 
 from keras_mtl import MultiTaskModel
-from keras_mtl.losses import TaskRelevanceLoss, TripletLoss, triplet_loss
+from keras_mtl.losses import TaskRelevanceLoss, TripletLoss, interleave_triplets, triplet_loss
 from keras_mtl.training import ConflictMatrixCallback, FixedWeighting, min_norm_weights
 
 MARGIN = 1.0
@@ -44,7 +44,8 @@ def test_probe_cosines_and_norms_match_separate_tapes(probe):
     batch = triplet_batch()
     expected = [_flat(g) for g in _independent_task_grads(model, batch, model.shared_variables)]
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss=TripletLoss(MARGIN), probe=probe)
-    history = model.fit(batch, batch_size=12, epochs=1, verbose=0, shuffle=False)
+    history = model.fit(interleave_triplets(batch), batch_size=36, epochs=1, verbose=0,
+                        shuffle=False)
     matrices = model.conflict_matrices()
     for i in range(3):
         for j in range(3):
@@ -81,7 +82,7 @@ def test_probe_update_equals_plain_full_batch_update(probe):
     for mode in ("off", probe):
         model = build_embedding_model()
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss=TripletLoss(MARGIN), probe=mode)
-        model.fit(batch, batch_size=12, epochs=1, verbose=0)
+        model.fit(interleave_triplets(batch), batch_size=36, epochs=1, verbose=0, shuffle=False)
         models[mode] = model
     reference = build_embedding_model()
     variables = reference.trainable_variables
@@ -109,7 +110,7 @@ def test_fixed_weights_scale_each_task_share(probe):
     model = build_embedding_model()
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss=TripletLoss(MARGIN), probe=probe,
                   loss_weighting=weights)
-    model.fit(batch, batch_size=12, epochs=1, verbose=0)
+    model.fit(interleave_triplets(batch), batch_size=36, epochs=1, verbose=0, shuffle=False)
     for got, want in zip(model.trainable_variables, expected, strict=True):
         np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
 
@@ -124,13 +125,15 @@ def test_mgda_update_is_min_norm_combination_of_task_gradients():
                                      if id(v) in shared]) for grads in task_grads])
     weights = 3 * min_norm_weights(flat @ flat.T).numpy()
     assert not np.allclose(weights, 1.0, atol=1e-2)  # the weighting matters for this batch
-    expected = [v.numpy() - 0.1 * sum(w * g[i].numpy() for w, g in zip(weights, task_grads,
-                                                                       strict=True))
+    # Shared variables move along the min-norm combination; task-specific ones (the
+    # modulation) along their own task's gradient, unweighted (Sener & Koltun, Alg. 2).
+    expected = [v.numpy() - 0.1 * sum((w if id(v) in shared else 1.0) * g[i].numpy()
+                                      for w, g in zip(weights, task_grads, strict=True))
                 for i, v in enumerate(variables)]
     model = build_embedding_model()
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss=TripletLoss(MARGIN), probe="off",
                   loss_weighting="mgda")
-    model.fit(batch, batch_size=12, epochs=1, verbose=0)
+    model.fit(interleave_triplets(batch), batch_size=36, epochs=1, verbose=0, shuffle=False)
     for got, want in zip(model.trainable_variables, expected, strict=True):
         np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
 
@@ -157,7 +160,7 @@ def test_regularizer_gradient_is_added_once(probe):
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss=TripletLoss(MARGIN), probe=probe,
                   regularizers=[lambda m: relevance(
                       None, m.get_layer("mod").task_specific_weights[0])])
-    model.fit(batch, batch_size=12, epochs=1, verbose=0)
+    model.fit(interleave_triplets(batch), batch_size=36, epochs=1, verbose=0, shuffle=False)
     for got, want in zip(model.trainable_variables, expected, strict=True):
         np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
 
@@ -256,18 +259,19 @@ def test_no_shared_variables_turns_the_probe_off_with_warning():
     model.shared_variables = []
     with pytest.warns(UserWarning, match="no shared trainable variables"):
         model.compile(optimizer="sgd", loss=TripletLoss(MARGIN), probe="full")
-    history = model.fit(triplet_batch(size=12), batch_size=6, epochs=1, verbose=0)
+    history = model.fit(triplet_inputs(size=12), batch_size=18, epochs=1, verbose=0,
+                        shuffle=False)
     assert "ucr" not in history.history and "loss" in history.history
 
 
 def test_probe_every_k_and_epoch_reset(tmp_path):
     model = build_embedding_model()
     model.compile(optimizer="sgd", loss=TripletLoss(MARGIN), probe="grouped", probe_every=2)
-    batch = triplet_batch(size=30)
+    batch = triplet_inputs(size=30)
     callback = ConflictMatrixCallback(output_dir=str(tmp_path), log_dir=str(tmp_path / "logs"))
     csv = tmp_path / "log.csv"
-    history = model.fit(batch, batch_size=6, epochs=2, verbose=0, shuffle=False,
-                        validation_data=triplet_batch(size=6, seed=1),
+    history = model.fit(batch, batch_size=18, epochs=2, verbose=0, shuffle=False,
+                        validation_data=(triplet_inputs(size=6, seed=1),),
                         callbacks=[callback, keras.callbacks.CSVLogger(str(csv))])
     # Epoch 2 holds global steps 5..9: probed at 6 and 8 only; counts reset at the epoch start
     # and not by the validation run at its end.
@@ -290,7 +294,7 @@ def test_save_and_load_keeps_probe_configuration(tmp_path):
     model = build_embedding_model(task_names=["x", "y", "z"])
     model.compile(optimizer=keras.optimizers.SGD(0.05), loss=TripletLoss(0.3), probe="full",
                   probe_every=3, loss_weighting=[1.0, 2.0, 0.5])
-    model.fit(triplet_batch(), batch_size=12, epochs=1, verbose=0)
+    model.fit(triplet_inputs(), batch_size=36, epochs=1, verbose=0, shuffle=False)
     path = str(tmp_path / "model.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
@@ -299,10 +303,10 @@ def test_save_and_load_keeps_probe_configuration(tmp_path):
     assert isinstance(loaded.task_weighting, FixedWeighting)
     assert loaded.task_weighting.weights == [1.0, 2.0, 0.5]
     assert loaded.task_names == ["x", "y", "z"]
-    assert loaded._task_loss.margin == pytest.approx(0.3)
+    assert loaded.plan.heads[0].loss.margin == pytest.approx(0.3)
     for a, b in zip(model.weights, loaded.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
-    history = loaded.fit(triplet_batch(), batch_size=12, epochs=1, verbose=0)
+    history = loaded.fit(triplet_inputs(), batch_size=36, epochs=1, verbose=0, shuffle=False)
     assert "grad_norm_y" in history.history
 
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from keras_mtl import MultiTaskModel
 from keras_mtl.layers import TaskModulation
+from keras_mtl.losses import interleave_triplets
 
 
 def build_embedding_model(num_tasks=3, batch_norm=False, task_names=None, seed=0):
@@ -30,3 +31,9 @@ def triplet_batch(size=12, num_tasks=3, seed=0):
              ("anchor", "positive", "negative")}
     batch["task_id"] = (np.arange(size) % num_tasks).astype("int32")
     return batch
+
+
+def triplet_inputs(size=12, num_tasks=3, seed=0):
+    """`triplet_batch` as model inputs: three consecutive rows per triplet (fit with
+    `batch_size=3 * triplets` and `shuffle=False`)."""
+    return interleave_triplets(triplet_batch(size, num_tasks, seed))

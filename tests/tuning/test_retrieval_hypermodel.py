@@ -83,7 +83,8 @@ def test_every_method_builds_a_compiled_triplet_model():
         assert model.task_names == ["task_0", "task_1", "task_2", "task_3"]
         assert isinstance(model.optimizer, keras.optimizers.Adagrad)
         assert float(model.optimizer.learning_rate) == pytest.approx(0.02)
-        assert isinstance(model._task_loss, TripletLoss) and model.effective_probe == "off"
+        assert isinstance(model.plan.heads[0].loss, TripletLoss)
+        assert model.effective_probe == "off"
         expected_dim = 25 if method == "ib" else hp.get("embedding_dim")
         assert tuple(model.outputs[0].shape) == (None, expected_dim), method
 
