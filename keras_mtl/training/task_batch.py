@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from keras_mtl.losses.triplet_loss import TRIPLET_KEYS
 from keras_mtl.training.task_gradients import TaskBatch
+from keras_mtl.training.task_losses import examples_share_task
 
 
 def check_task_ids(task_id, num_tasks, *, raise_now=True, name="task_id"):
@@ -94,6 +95,17 @@ def parse_batch(model, data, *, raise_now=True):
         return TaskBatch(x, y, sample_weight, None), tf.constant(True)
     ids, valid = check_task_ids(x[model.task_id_key], model.num_tasks, raise_now=raise_now,
                                 name=model.task_id_key)
+    if model.plan is not None and model.plan.rows_per_example > 1:
+        grouped = examples_share_task(model.plan, ids)
+        g = model.plan.rows_per_example
+        message = (f"Expected {g} consecutive rows per example with one task id (e.g. a "
+                   "triplet's anchor, positive and negative; see "
+                   "`keras_mtl.losses.interleave_triplets`). Shuffling in-memory rows breaks "
+                   "them: pass shuffle=False or use `keras_mtl.datasets.triplet_pipeline`.")
+        if raise_now:
+            with tf.control_dependencies([tf.debugging.Assert(grouped, [message])]):
+                ids = tf.identity(ids)
+        valid = tf.logical_and(valid, grouped)
     x = dict(x)
     x[model.task_id_key] = tf.reshape(ids, tf.shape(x[model.task_id_key]))
     return TaskBatch(x, y, sample_weight, ids), valid
