@@ -36,6 +36,7 @@ class LossHead:
     loss: object
     tasks: tuple[int, ...]
     weight: float = 1.0
+    position: int = 0  # index of `target` when targets come as a list
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +107,7 @@ def build_loss_plan(loss, task_names, output, *, has_task_id, loss_weights=None)
         losses = _per_key(loss, names, "losses")
         weights = _per_key(weights, names, "loss weights")
         heads = [LossHead(keys[t], keys[t], _get_loss(losses[name]), (t,),
-                          float(weights[name])) for t, name in enumerate(names)]
+                          float(weights[name]), t) for t, name in enumerate(names)]
     elif not has_task_id:
         raise ValueError(
             "Expected one output per task (a dict keyed by task name or a list of "
@@ -129,7 +130,8 @@ def build_loss_plan(loss, task_names, output, *, has_task_id, loss_weights=None)
         losses = _per_key(loss, keys, "losses")
         weights = _per_key(weights, keys, "loss weights")
         heads = [LossHead(k, k, _get_loss(losses[k]), tuple(range(num_tasks)),
-                          float(weights[k])) for k in keys if losses[k] is not None]
+                          float(weights[k]), i) for i, k in enumerate(keys)
+                 if losses[k] is not None]
     groups = {int(getattr(h.loss, "rows_per_example", 1)) for h in heads}
     if len(groups) != 1:
         raise ValueError(
@@ -140,10 +142,16 @@ def build_loss_plan(loss, task_names, output, *, has_task_id, loss_weights=None)
                     rows_per_example=groups.pop())
 
 
-def _select(structure, key):
+def _select(structure, key, position=0):
     if key is None or not isinstance(structure, (dict, list, tuple)):
         return structure
-    return structure[key]
+    if isinstance(structure, dict):
+        return structure[key]
+    return structure[key if isinstance(key, int) else position]
+
+
+def _target(y, head):
+    return None if y is None else _select(y, head.target, head.position)
 
 
 def example_task_ids(plan, task_ids):
@@ -190,8 +198,9 @@ def _fill_missing(y):
 
 
 def _sample_weight(sample_weight, head, size):
-    weight = _select(sample_weight, head.target) if isinstance(sample_weight, dict) else (
-        sample_weight)
+    weight = sample_weight
+    if isinstance(sample_weight, (dict, list, tuple)):
+        weight = _select(sample_weight, head.target, head.position)
     if weight is None:
         return tf.ones([size], tf.float32)
     return tf.reshape(tf.cast(weight, tf.float32), [-1])
@@ -214,7 +223,7 @@ def task_counts(plan, y, sample_weight, task_ids):
         return tf.math.unsorted_segment_sum(tf.ones_like(ids, tf.float32), ids, plan.num_tasks)
     counts = [None] * plan.num_tasks
     for head in plan.heads:
-        target = _select(y, head.target)
+        target = _target(y, head)
         valid = label_mask(target)
         valid *= tf.cast(_sample_weight(sample_weight, head, tf.shape(valid)[0]) != 0,
                          tf.float32)
@@ -252,7 +261,7 @@ def task_loss_sums(plan, y_pred, y, sample_weight, task_ids):
     ids = None if plan.labelled else example_task_ids(plan, task_ids)
     for head in plan.heads:
         pred = _select(y_pred, head.output)
-        target = _select(y, head.target) if y is not None else None
+        target = _target(y, head)
         if plan.labelled:
             valid = label_mask(target)
             weight = _sample_weight(sample_weight, head, tf.shape(valid)[0]) * valid
