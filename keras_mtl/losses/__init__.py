@@ -12,15 +12,17 @@ from keras_mtl.losses.triplet_loss import (
     split_triplets,
     triplet_loss,
 )
+from keras_mtl.losses.weight_penalty import WeightPenalty
 
 __all__ = [
     "RelatedWeightsLoss",
     "TaskRelevanceLoss",
     "TripletLoss",
+    "WeightPenalty",
     "interleave_triplets",
-    "split_triplets",
     "related_weights_loss",
     "related_weights_regularizer",
+    "split_triplets",
     "task_relevance_loss",
     "triplet_loss",
 ]

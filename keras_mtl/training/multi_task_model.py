@@ -204,8 +204,10 @@ class MultiTaskModel(keras.Model):
                 cosines within about `sqrt(2 / k)`; see `gradient_probe.count_sketch`).
             loss_weighting: `"uniform"`, a list of T weights, a method name (`"mgda"`, ...) or
                 a weighting object.
-            regularizers: callables `fn(model) -> scalar` added to the objective (e.g. the
-                task-relevance regulariser on modulation weights). Not saved with the model.
+            regularizers: callables `fn(model) -> scalar` added to the objective (e.g.
+                `keras_mtl.losses.WeightPenalty(TaskRelevanceLoss(...), "modulation_fc")`,
+                Zhao Eq. 8). Serializable ones are saved with the model; plain functions are
+                not (a warning says so when saving).
             max_skipped_steps: training stops with an error once more steps than this were
                 skipped for non-finite values within one `fit`.
             **kwargs: passed to `keras.Model.compile` (`steps_per_execution`, `jit_compile`,
@@ -536,18 +538,32 @@ class MultiTaskModel(keras.Model):
             "probe_sketch_dim": self.probe_sketch_dim,
             "loss_weighting": serialize(self.task_weighting),
             "max_skipped_steps": self.max_skipped_steps,
+            "regularizers": self._serializable_regularizers(),
             **{k: v for k, v in self._compile_kwargs.items() if isinstance(v, (int, bool, str))},
         }
 
     def compile_from_config(self, config):
         deserialize = keras.saving.deserialize_keras_object
         config = dict(config)
+        config["regularizers"] = [deserialize(r) for r in config.get("regularizers") or []]
         for key in ("optimizer", "loss", "loss_weighting", "metrics"):
             if config.get(key) is not None:
                 config[key] = deserialize(config[key])
         self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+    def _serializable_regularizers(self):
+        saved = []
+        for regularizer in self._regularizers:
+            if hasattr(regularizer, "get_config"):
+                saved.append(keras.saving.serialize_keras_object(regularizer))
+            else:
+                warnings.warn(
+                    f"The regularizer {regularizer!r} is a plain function and is not saved with "
+                    "the model; use a serializable one such as `keras_mtl.losses.WeightPenalty` "
+                    "to resume training with it.", stacklevel=3)
+        return saved
 
     def get_config(self):
         config = super().get_config()

@@ -15,7 +15,7 @@ import tensorflow as tf
 STEPS, GLOBAL_BATCH = 3, 12
 
 
-def _train(strategy=None, dataset=False):
+def _train(strategy=None, dataset=False, probe_every=1):
     import keras
     from training_helpers import build_embedding_model, triplet_inputs
 
@@ -25,7 +25,7 @@ def _train(strategy=None, dataset=False):
     with scope:
         model = build_embedding_model(task_names=["a", "b", "c"])
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss=TripletLoss(1.0),
-                      probe="grouped")
+                      probe="grouped", probe_every=probe_every)
     batch = triplet_inputs(size=STEPS * GLOBAL_BATCH)
     if dataset:
         data = tf.data.Dataset.from_tensor_slices(batch).batch(3 * GLOBAL_BATCH)
@@ -42,6 +42,7 @@ def _train(strategy=None, dataset=False):
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
         "num_replicas": strategy.num_replicas_in_sync if strategy is not None else 1,
         "cosine": [[None if x != x else float(x) for x in row] for row in matrices["cosine"]],
+        "probed_batches": matrices["probed_batches"].tolist(),
     }
 
 
@@ -51,8 +52,11 @@ def main():
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        result = {"single": _train(), "mirrored": _train(
-            tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))}
+        devices = ["/cpu:0", "/cpu:1"]
+        result = {"single": _train(), "mirrored": _train(tf.distribute.MirroredStrategy(devices)),
+                  "single_every2": _train(probe_every=2),
+                  "mirrored_every2": _train(tf.distribute.MirroredStrategy(devices),
+                                            probe_every=2)}
     elif mode == "worker":
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         result = _train(strategy, dataset=True)

@@ -51,6 +51,11 @@ def test_mirrored_two_cpus_matches_one_device(tmp_path):
     assert result["mirrored"]["num_replicas"] == 2
     assert result["single"]["history"]["grad_cosine"][0] != 0.0
     _assert_same_training(result["mirrored"], result["single"])
+    # probe_every=2: steps 0 and 2 of 3 probed, on one device and on two replicas alike.
+    assert result["mirrored_every2"]["probed_batches"][0][1] == 2
+    _assert_same_training(result["mirrored_every2"], result["single_every2"])
+    np.testing.assert_allclose(result["mirrored_every2"]["weights"][0],
+                               result["mirrored"]["weights"][0], atol=2e-5)
 
 
 def _free_ports(count):
