@@ -2,11 +2,15 @@
 
 `TaskModulation`, `TaskRouting`, `SelectTaskColumn`, `TopDownModulator` are called as
 `layer([features, task_id])`; `TaskEmbedding` takes the task ids alone; `CrossStitch` mixes
-task columns and `TensorModulation` combines two tensors. Every layer lists the variables that
+task columns (`ColumnConv2D`, `ColumnDense` hold one copy per task column, `UnstackColumns`
+splits them) and `TensorModulation` combines two tensors. Every layer lists the variables that
 belong to individual tasks in `task_specific_weights`; `task_specific_variables(model)` collects
 them over a model.
 """
 
+from keras_mtl.layers.column_conv2d import ColumnConv2D
+from keras_mtl.layers.column_dense import ColumnDense
+from keras_mtl.layers.column_layer import ColumnLayer
 from keras_mtl.layers.cross_stitch import CrossStitch
 from keras_mtl.layers.select_task_column import SelectTaskColumn
 from keras_mtl.layers.task_conditioned_layer import TaskConditionedLayer
@@ -16,8 +20,12 @@ from keras_mtl.layers.task_routing import TaskRouting
 from keras_mtl.layers.task_specific import task_specific_variables
 from keras_mtl.layers.tensor_modulation import TensorModulation
 from keras_mtl.layers.top_down_modulator import TopDownModulator
+from keras_mtl.layers.unstack_columns import UnstackColumns
 
 __all__ = [
+    "ColumnConv2D",
+    "ColumnDense",
+    "ColumnLayer",
     "CrossStitch",
     "SelectTaskColumn",
     "StackedIdentity",
@@ -27,5 +35,6 @@ __all__ = [
     "TaskRouting",
     "TensorModulation",
     "TopDownModulator",
+    "UnstackColumns",
     "task_specific_variables",
 ]

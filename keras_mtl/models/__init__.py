@@ -4,7 +4,6 @@ Every builder returns a `keras_mtl.MultiTaskModel` with dict inputs `image` (flo
 `(batch, H, W, C)`) and `task_id` (int32, `(batch,)`); see each builder for its outputs.
 """
 
-from keras_mtl.models.column_layers import ColumnConv2D, ColumnDense, UnstackColumns
 from keras_mtl.models.common import copy_weights_by_layer_name
 from keras_mtl.models.cross_stitch_nets import cross_stitch_net, split_network
 from keras_mtl.models.task_routing_nets import (
@@ -22,10 +21,7 @@ from keras_mtl.models.top_down_nets import (
 from keras_mtl.models.zhao_retrieval_net import DisjointMasks, zhao_retrieval_net
 
 __all__ = [
-    "ColumnConv2D",
-    "ColumnDense",
     "DisjointMasks",
-    "UnstackColumns",
     "copy_weights_by_layer_name",
     "cross_stitch_net",
     "split_network",

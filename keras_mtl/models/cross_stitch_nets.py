@@ -4,8 +4,7 @@ from collections.abc import Sequence
 
 from keras import layers
 
-from keras_mtl.layers import CrossStitch
-from keras_mtl.models.column_layers import ColumnConv2D, ColumnDense, UnstackColumns
+from keras_mtl.layers import ColumnConv2D, ColumnDense, CrossStitch, UnstackColumns
 from keras_mtl.models.common import (
     build_model,
     check_choice,
@@ -30,7 +29,7 @@ def _per_task(name: str, value, num_tasks: int, kind) -> list:
 
 def _columns_network(
     image,
-    num_columns: int,
+    num_tasks: int,
     filters: Sequence[int],
     fc_units: int,
     activation: str,
@@ -38,17 +37,17 @@ def _columns_network(
     related_weights: float = 0.0,
     related_form: str = "exp",
 ):
-    """The Bhuin backbone on `num_columns` stacked columns; `stitch(x, name)` after each layer.
+    """The Bhuin backbone on `num_tasks` stacked columns; `stitch(x, name)` after each layer.
 
     Returns the `(batch, T, fc_units)` fc output and the names of the column layers.
     """
     x = layers.Reshape((1,) + tuple(image.shape[1:]), name="add_column_axis")(image)
-    x = layers.Concatenate(axis=1, name="columns")([x] * num_columns) if num_columns > 1 else x
+    x = layers.Concatenate(axis=1, name="columns")([x] * num_tasks) if num_tasks > 1 else x
     names = []
     related = dict(related_weights=related_weights, related_form=related_form)
     for i, ((_, kernel), width) in enumerate(zip(BHUIN_CONVS, filters, strict=True), start=1):
         conv = ColumnConv2D(
-            num_columns, width, kernel, activation=activation, name=f"conv{i}", **related
+            num_tasks, width, kernel, activation=activation, name=f"conv{i}", **related
         )
         names.append(conv.name)
         x = conv(x)
@@ -56,8 +55,8 @@ def _columns_network(
             x = layers.TimeDistributed(layers.MaxPooling2D(2), name=f"pool{i}")(x)
         if stitch is not None:
             x = stitch(x, f"pool{i}" if i < len(BHUIN_CONVS) else f"conv{i}")
-    x = layers.Reshape((num_columns, -1), name="flatten")(x)
-    fc = ColumnDense(num_columns, fc_units, activation=activation, name="fc", **related)
+    x = layers.Reshape((num_tasks, -1), name="flatten")(x)
+    fc = ColumnDense(num_tasks, fc_units, activation=activation, name="fc", **related)
     names.append(fc.name)
     x = fc(x)
     if stitch is not None:

@@ -80,6 +80,15 @@ def spec_top_down():
     return [x, t], y, 3
 
 
+def spec_column_layers():
+    x = keras.Input((2, 6, 6, 3))  # two task columns
+    y = L.ColumnConv2D(2, 4, 3, activation="relu", related_weights=0.1)(x)
+    y = L.ColumnDense(2, 5, related_weights=0.1, related_form="l2")(
+        keras.layers.Reshape((2, -1))(y))
+    ya, yb = L.UnstackColumns(2)(y)
+    return [x], [ya, yb], None
+
+
 SPECS = {
     f.__name__.removeprefix("spec_"): f
     for f in (
@@ -92,6 +101,7 @@ SPECS = {
         spec_task_embedding,
         spec_tensor_modulation,
         spec_top_down,
+        spec_column_layers,
     )
 }
 

@@ -1,0 +1,80 @@
+"""`ColumnConv2D`: T independent 2D convolutions on stacked task columns (cross-stitch)."""
+
+import keras
+from keras import ops
+
+from keras_mtl.layers.column_layer import ColumnLayer
+
+
+@keras.saving.register_keras_serializable(package="keras_mtl")
+class ColumnConv2D(ColumnLayer):
+    """T independent 2D convolutions, column t applied to `inputs[:, t]`.
+
+    With `related_weights = lambda > 0` the columns' kernels start from the same draw and the
+    layer adds Bhuin et al.'s related-weights regulariser (Eq. 6-7, `related_form` `"exp"` or
+    `"l2"`, learnable `a` (init 1) and `b` (init 0) per column pair) to the model's losses.
+
+    Reference:
+        Bhuin et al., cross-stitch networks with related weights, Sec. 3.3, Eq. 6-7.
+
+    Args:
+        num_tasks: int >= 1, the number of task columns T.
+        filters: output channels of each column.
+        kernel_size: int, square kernel size.
+        strides: int stride.
+        padding: `"valid"` or `"same"`.
+        activation: activation applied after the bias.
+        use_bias: whether each column has a bias.
+        related_weights: lambda of the regulariser (0 disables it).
+        related_form: `"exp"` or `"l2"`.
+        kernel_initializer: initializer of one column's kernel.
+        **kwargs: base layer arguments.
+
+    Input shape:
+        `(batch, T, H, W, C)`.
+
+    Output shape:
+        `(batch, T, H', W', filters)`.
+    """
+
+    def __init__(self, num_tasks, filters, kernel_size, strides=1, padding="valid", **kwargs):
+        super().__init__(num_tasks, **kwargs)
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.padding = padding
+
+    def build(self, input_shape):
+        k = self.kernel_size
+        self._build_columns((k, k, input_shape[-1], self.filters), self.filters)
+
+    def call(self, inputs):
+        return self._finish(
+            [
+                ops.conv(inputs[:, t], self.kernel[t], strides=self.strides, padding=self.padding)
+                for t in range(self.num_tasks)
+            ]
+        )
+
+    def compute_output_shape(self, input_shape):
+        spatial = []
+        for d in input_shape[2:4]:
+            if d is None:
+                spatial.append(None)
+            elif self.padding == "same":
+                spatial.append(-(-d // self.strides))
+            else:
+                spatial.append((d - self.kernel_size) // self.strides + 1)
+        return (input_shape[0], self.num_tasks, *spatial, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "strides": self.strides,
+                "padding": self.padding,
+            }
+        )
+        return config
