@@ -21,7 +21,7 @@ from keras_mtl.training.task_losses import build_loss_plan, task_counts, task_lo
 from keras_mtl.training.training_monitor import SummaryProgbar, TrainingMonitor
 from keras_mtl.training.training_state import TrainingState
 
-PROBES = ("grouped", "full", "off")
+PROBES = ("grouped", "full", "representation", "off")
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
@@ -51,6 +51,9 @@ class MultiTaskModel(keras.Model):
       `"full"` with a warning); about the cost of a plain step; not XLA-compilable.
     - `"full"`: one forward pass and one backward pass per task; exact for any model; the
       mode used when every sample is labelled for every task.
+    - `"representation"`: per-task gradients with respect to the output of
+      `representation_layer` (MGDA-UB's shortcut): about the cost of a plain step in both
+      settings; its Gram matrix approximates that of the shared weights' gradients.
     - `"off"`: a plain step.
 
     A step whose loss or gradients are not finite, or (under XLA) whose task ids are out of
@@ -74,6 +77,8 @@ class MultiTaskModel(keras.Model):
             branches); with every layer's `task_specific_weights` they form the task-specific
             set; all other trainable variables are shared.
         task_id_key: the input holding the task ids (default `"task_id"`).
+        representation_layer: name of the layer whose output is the shared representation
+            for `probe="representation"` (e.g. the last shared layer before the task heads).
         name: model name.
 
     Example:
@@ -95,6 +100,7 @@ class MultiTaskModel(keras.Model):
         num_tasks: int | None = None,
         task_specific_layers: Sequence[str] | None = None,
         task_id_key: str = "task_id",
+        representation_layer: str | None = None,
         **kwargs,
     ):
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
@@ -114,6 +120,9 @@ class MultiTaskModel(keras.Model):
         self._num_tasks = num_tasks
         self.task_specific_layers = list(task_specific_layers or [])
         self.task_id_key = task_id_key
+        self.representation_layer = representation_layer
+        if representation_layer is not None:
+            self.get_layer(representation_layer)  # raises for an unknown name
         self._split_override = None
         self.conflict_tracker = None
         self.plan = None
@@ -271,6 +280,11 @@ class MultiTaskModel(keras.Model):
                 "The model has a trainable BatchNormalization layer, so per-task sub-batch "
                 "gradients are not exact. Using probe='full' instead of 'grouped'.",
                 stacklevel=3)
+        if probe == "representation" and self.representation_layer is None:
+            raise ValueError(
+                "Expected `representation_layer` (the layer whose output is the shared "
+                "representation) in the MultiTaskModel constructor for "
+                "probe='representation'. Received: representation_layer=None")
         mode = probe
         if probe == "grouped" or (probe == "off" and getattr(
                 weighting, "needs_task_gradients", False)):
@@ -382,13 +396,23 @@ class MultiTaskModel(keras.Model):
             sketch = gradient_probe.sketch_hashes(size, self.probe_sketch_dim, 0) + (
                 self.probe_sketch_dim,)
 
+        chosen = {}
+
+        def weights_fn(rows, tasks, loss_sums):  # representation mode: MGDA-UB in one pass
+            chosen["gram"] = self._gram(context, rows, tasks, num_tasks)
+            losses = tf.math.divide_no_nan(_sum_replicas(context, loss_sums), counts)
+            chosen["weights"] = _guarded_weights(weighting, losses, chosen["gram"], present,
+                                                 ids_ok)
+            return chosen["weights"]
+
         def run(mode):
             return task_gradients(
                 self._forward, self._task_losses, batch, variables, shared,
                 num_tasks=num_tasks, mode=mode, task_scale=task_scale,
                 task_weights=pre_weights, loss_scale=loss_scale, sketch=sketch,
                 output_spec=tf.nest.map_structure(
-                    lambda t: tf.TensorSpec(t.shape, t.dtype), self.output))
+                    lambda t: tf.TensorSpec(t.shape, t.dtype), self.output),
+                weights_fn=weights_fn if gradient_method else None)
 
         mode = self._gradient_mode
         do_probe = tf.constant(mode != "off")
@@ -400,13 +424,13 @@ class MultiTaskModel(keras.Model):
         sums = _sum_replicas(context, result.loss_sums)
         task_losses = tf.math.divide_no_nan(sums, counts)
         gradients = list(result.gradients)
-        gram = None
-        if mode != "off":
-            gram = self._gram(context, result, num_tasks)
+        gram = chosen.get("gram")
+        if mode != "off" and gram is None:
+            gram = self._gram(context, result.task_gradients, result.tasks, num_tasks)
             if gradient_method:
-                weights = weighting.task_weights(task_losses, gram, present)
+                weights = _guarded_weights(weighting, task_losses, gram, present, ids_ok)
                 gradients = self._combine(result, weights, gradients, shared, variables, sketch,
-                                          batch, task_scale, loss_scale, run)
+                                          batch, task_scale, loss_scale)
         variables, gradients = self._weighting_gradients(variables, gradients, task_losses,
                                                          gram, present, loss_scale)
         finite = tf.reduce_all(tf.math.is_finite(sums))
@@ -456,25 +480,35 @@ class MultiTaskModel(keras.Model):
 
     # ------------------------------------------------------------------------------ helpers
     def _forward(self, x, training=True):
-        y_pred = self(x, training=training)
+        if training and self._gradient_mode == "representation":
+            layer = self.get_layer(self.representation_layer)
+            z, y_pred = keras.Model(self.input, [layer.output, self.output])(
+                x, training=training)
+        else:
+            y_pred, z = self(x, training=training), None
         penalties = [tf.cast(loss, tf.float32) for loss in self.losses]
         penalties += [tf.cast(fn(self), tf.float32) for fn in self._regularizers]
-        return y_pred, tf.add_n(penalties) if penalties else tf.constant(0.0)
+        regularization = tf.add_n(penalties) if penalties else tf.constant(0.0)
+        return (y_pred, regularization) if z is None else (y_pred, regularization, z)
 
     def _task_losses(self, y_pred, batch):
         return task_loss_sums(self.plan, y_pred, batch.y, batch.sample_weight, batch.task_id)
 
-    def _gram(self, context, result, num_tasks):
+    def _gram(self, context, rows, tasks, num_tasks):
         """The all-replica `(T, T)` Gram matrix of the per-task shared gradients."""
-        rows, tasks = result.task_gradients, result.tasks
-        if context is not None and context.num_replicas_in_sync > 1:
+        replicas = context is not None and context.num_replicas_in_sync > 1
+        if self._gradient_mode == "representation":  # rows of different samples per replica
+            gram = gradient_probe.scatter_gram(gradient_probe.gram_matrix(rows), tasks,
+                                               num_tasks)
+            return context.all_reduce("sum", gram) if replicas else gram
+        if replicas:
             full = tf.scatter_nd(tasks[:, None], rows, [num_tasks, tf.shape(rows)[1]])
             full = context.all_reduce("sum", full)
             return gradient_probe.gram_matrix(full)
         return gradient_probe.scatter_gram(gradient_probe.gram_matrix(rows), tasks, num_tasks)
 
     def _combine(self, result, weights, gradients, shared, variables, sketch, batch, task_scale,
-                 loss_scale, run):
+                 loss_scale):
         """Shared variables: `sum_t w_t g_t`; task-specific ones keep their own gradient."""
         if sketch is None:
             row_weights = tf.gather(weights, result.tasks)
@@ -572,6 +606,7 @@ class MultiTaskModel(keras.Model):
             "num_tasks": self._num_tasks,
             "task_specific_layers": self.task_specific_layers,
             "task_id_key": self.task_id_key,
+            "representation_layer": self.representation_layer,
         })
         return config
 
@@ -590,6 +625,19 @@ def _get_metric(identifier):
 def _clone_metric(metric, name):
     config = dict(metric.get_config(), name=name)
     return type(metric).from_config(config)
+
+
+def _guarded_weights(weighting, task_losses, gram, present, ids_ok):
+    """`weighting.task_weights(...)`, or ones without touching its state for a bad batch.
+
+    A stateful weighting (GradVac's targets, ...) must not take in non-finite values: a bad
+    batch is skipped, and so is the weighting's update.
+    """
+    ok = tf.logical_and(ids_ok, tf.logical_and(tf.reduce_all(tf.math.is_finite(task_losses)),
+                                               tf.reduce_all(tf.math.is_finite(gram))))
+    return tf.cond(ok, lambda: tf.cast(weighting.task_weights(task_losses, gram, present),
+                                       tf.float32),
+                   lambda: tf.ones_like(task_losses))
 
 
 def _sum_replicas(context, value):

@@ -21,6 +21,13 @@ Modes (`mode=`):
 - `"full"` (both settings): one forward pass of the whole batch and one backward pass per task
   (`GradientTape.jacobian` over the T task objectives, a `tf.while_loop`). Exact for any model;
   T backward passes; holds a `(T, P)` matrix.
+- `"representation"` (both settings): gradients of each task's objective with respect to a
+  shared representation `Z` (the output of a chosen layer) instead of the shared weights,
+  one backward pass per task through the layers after `Z` only, plus one ordinary backward
+  pass for the update: about the cost of a plain step. The Gram matrix of these gradients
+  approximates that of the weight gradients (MGDA-UB, Sener & Koltun 2018, Sec. 3.3, whose
+  Theorem 1 bounds the weight-gradient combination by the representation-gradient one);
+  under a distribution strategy the replicas' Gram matrices are summed.
 - `"off"`: one forward and one backward pass; no per-task gradients (K = 0).
 
 Reference:
@@ -36,7 +43,7 @@ import tensorflow as tf
 
 from keras_mtl.training import gradient_probe
 
-MODES = ("grouped", "full", "off")
+MODES = ("grouped", "full", "representation", "off")
 
 
 class TaskBatch(NamedTuple):
@@ -101,20 +108,21 @@ def task_gradients(
     loss_scale=None,
     sketch=None,
     output_spec=None,
+    weights_fn=None,
 ) -> TaskGradients:
     """Per-task gradients of the shared variables and the weighted update, in one pass.
 
     Args:
         forward_fn: `forward_fn(x) -> (y_pred, regularization)`: runs the model on inputs `x`
             in training mode; `regularization` is a scalar of weight penalties (counted once
-            per step).
+            per step). For `"representation"` it returns `(y_pred, regularization, z)`.
         loss_fn: `loss_fn(y_pred, batch) -> (sums, metric_items)`: float32 `(T,)` per-task
             sums of per-example losses of the rows of `batch`, and the metric items.
         batch: the `TaskBatch`.
         variables: the trainable variables to differentiate.
         shared: one bool per variable: whether it is shared (probed).
         num_tasks: T, static.
-        mode: `"grouped"`, `"full"` or `"off"`.
+        mode: `"grouped"`, `"full"`, `"representation"` or `"off"`.
         task_scale: `(T,)` factor turning loss sums into each task's share of the objective
             (`1 / examples in the batch` with one task per sample; `1 / examples labelled for
             the task` when every sample is labelled for every task).
@@ -127,6 +135,9 @@ def task_gradients(
             `gradient_probe.sketch_hashes` to keep only their count sketches.
         output_spec: the structure of `tf.TensorSpec`s of `y_pred` (needed by `"grouped"`,
             which concatenates the groups' outputs for the metrics).
+        weights_fn: `"representation"` only: `weights_fn(rows, tasks, loss_sums) -> (T,)`,
+            the weights of a gradient method computed from this pass's per-task rows, used
+            for the update in the same pass (every variable then gets `sum_t w_t g_t`).
 
     Returns:
         A `TaskGradients` tuple.
@@ -141,15 +152,27 @@ def task_gradients(
     if mode == "grouped":
         return _grouped(forward_fn, loss_fn, batch, variables, shared, num_tasks, task_scale,
                         task_weights, scale, sketch, width, output_spec)
-    with tf.GradientTape(persistent=mode == "full") as tape:
-        y_pred, regularization = forward_fn(batch.x)
+    rows = None
+    with tf.GradientTape(persistent=mode != "off") as tape:
+        y_pred, regularization, *representation = forward_fn(batch.x)
         sums, items = loss_fn(y_pred, batch)
         objectives = scale * task_scale * sums
+        if mode == "representation":
+            with tape.stop_recording():  # one backward pass per task, through the heads only
+                rows = tape.jacobian(objectives, representation[0], experimental_use_pfor=False,
+                                     unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                rows = tf.reshape(tf.cast(rows, tf.float32), [num_tasks, -1]) / scale
+                if weights_fn is not None:  # MGDA-UB: weights from Z, then one weighted pass
+                    task_weights = tf.stop_gradient(
+                        weights_fn(rows, tf.range(num_tasks), sums))
         total = tf.reduce_sum(task_weights * objectives) + scale * regularization
-    if mode == "off":
+    if mode in ("off", "representation"):
         gradients = _dense(tape.gradient(total, variables), variables)
-        return TaskGradients(sums, tf.zeros([0], tf.int32), tf.zeros([0, width]), gradients,
-                             regularization, items)
+        del tape
+        if mode == "off":
+            return TaskGradients(sums, tf.zeros([0], tf.int32), tf.zeros([0, width]), gradients,
+                                 regularization, items)
+        return TaskGradients(sums, tf.range(num_tasks), rows, gradients, regularization, items)
     # One backward pass per task (a while loop inside `jacobian`), then their weighted sum.
     jacobian = tape.jacobian(objectives, variables, experimental_use_pfor=False,
                              unconnected_gradients=tf.UnconnectedGradients.ZERO)

@@ -124,3 +124,78 @@ def test_labelled_model_saves_loads_and_trains_with_a_weighting(tmp_path):
                                model.predict(x, verbose=0)["digit"], atol=1e-6)
     history = loaded.fit(x, y, batch_size=10, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+def _representation_model():
+    model = _model()
+    return MultiTaskModel(model.input, model.output, task_names=model.task_names,
+                          task_specific_layers=model.task_specific_layers,
+                          representation_layer="trunk")
+
+
+def test_representation_probe_uses_gradients_wrt_the_shared_representation():
+    x, y = _data()
+    model = _representation_model()
+    trunk = keras.Model(model.input, model.get_layer("trunk").output)
+    heads = {name: model.get_layer(f"head_{name}") for name in ("digit", "smile")}
+    z = tf.convert_to_tensor(trunk(x))
+    flat = []
+    for task in range(2):  # independent: gradient of each task's mean loss w.r.t. Z
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            out = {name: head(z) for name, head in heads.items()}
+            rows = (y["digit"] != MISSING_LABEL) if task == 0 else ~np.isnan(y["smile"][:, 0])
+            name = ("digit", "smile")[task]
+            target = y[name][rows]
+            loss = LOSSES[name](target, tf.boolean_mask(out[name], rows))
+        flat.append(tape.gradient(loss, z).numpy().ravel())
+    cosine = flat[0] @ flat[1] / np.linalg.norm(flat[0]) / np.linalg.norm(flat[1])
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=LOSSES, probe="representation")
+    history = model.fit(x, y, batch_size=10, epochs=1, verbose=0)
+    np.testing.assert_allclose(model.conflict_matrices()["cosine"][0, 1], cosine, atol=1e-5)
+    np.testing.assert_allclose(history.history["grad_norm_digit"][0], np.linalg.norm(flat[0]),
+                               rtol=1e-5)
+    # The update is the plain one (uniform weighting): same as probe="off".
+    plain = _model()
+    plain.compile(optimizer=keras.optimizers.SGD(0.1), loss=LOSSES, probe="off")
+    plain.fit(x, y, batch_size=10, epochs=1, verbose=0)
+    for a, b, c in zip(model.trainable_variables, plain.trainable_variables, before,
+                       strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+        assert not np.array_equal(a.numpy(), c)
+
+
+def test_mgda_ub_weights_come_from_the_representation_in_one_pass():
+    from keras_mtl.training import min_norm_weights
+
+    x, y = _data()
+    model = _representation_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=LOSSES, probe="representation",
+                  loss_weighting="mgda")
+    reference = _model()
+    variables = reference.trainable_variables
+    grads = _grads(reference, x, y, variables)
+    trunk = keras.Model(model.input, model.get_layer("trunk").output)
+    z = tf.convert_to_tensor(trunk(x))
+    zg = []
+    for name in ("digit", "smile"):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            out = model.get_layer(f"head_{name}")(z)
+            rows = (y["digit"] != MISSING_LABEL) if name == "digit" else ~np.isnan(
+                y["smile"][:, 0])
+            loss = LOSSES[name](y[name][rows], tf.boolean_mask(out, rows))
+        zg.append(tape.gradient(loss, z).numpy().ravel())
+    zg = np.stack(zg)
+    weights = 2 * min_norm_weights(zg @ zg.T).numpy()
+    expected = [v.numpy() - 0.1 * (weights[0] * g0 + weights[1] * g1).numpy()
+                for v, g0, g1 in zip(variables, *grads, strict=True)]
+    model.fit(x, y, batch_size=10, epochs=1, verbose=0)
+    for got, want in zip(model.trainable_variables, expected, strict=True):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
+
+
+def test_representation_probe_needs_a_layer():
+    with pytest.raises(ValueError, match="Expected `representation_layer`"):
+        _model().compile(optimizer="sgd", loss=LOSSES, probe="representation")
