@@ -1,6 +1,5 @@
 """`task_gradients`, the pure per-task gradient function, against separate tapes (no `fit`)."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
