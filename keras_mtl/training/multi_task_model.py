@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -332,11 +333,15 @@ class MultiTaskModel(keras.Model):
                 metrics.append(metric)
         return metrics
 
-    def _logs(self):
+    def _logs(self, training=False):
         logs = {}
         for metric in self.metrics:
             result = metric.result()
             logs.update(result if isinstance(result, dict) else {metric.name: result})
+        if training:
+            logs.update(self.training_state.result())
+            if self.conflict_tracker is not None:
+                logs.update(self.conflict_tracker.result())
         return logs
 
     @property
@@ -369,41 +374,42 @@ class MultiTaskModel(keras.Model):
         return super().fit(*args, callbacks=callbacks, verbose=verbose, **kwargs)
 
     def train_step(self, data):
+        # The outline of Keras' own step: unpack, per-task losses and gradients, combine,
+        # apply (skipped for a bad batch), update the trackers, return the logs.
         context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync if context is not None else 1
-        xla = bool(self.jit_compile)
-        batch, ids_ok = parse_batch(self, data, raise_now=not xla)
-        num_tasks, plan = self._num_tasks, self.plan
-        counts = _sum_replicas(context, task_counts(plan, batch.y, batch.sample_weight,
+        batch, ids_ok = parse_batch(self, data, raise_now=self.jit_compile is not True)
+        counts = _sum_replicas(context, task_counts(self.plan, batch.y, batch.sample_weight,
                                                     batch.task_id))
-        if plan.labelled:
+        step = self._task_gradients(context, batch, counts, ids_ok)
+        variables, gradients = self._weighting_gradients(step)
+        ok = self._batch_ok(context, step, gradients, ids_ok)
+        _apply_if(self.optimizer, gradients, variables, ok)
+        self._record(step, ok, ids_ok)
+        return _for_strategy(self._logs(training=True))
+
+    def _task_gradients(self, context, batch, counts, ids_ok):
+        """One pass: per-task gradients, their Gram matrix and the combined update."""
+        num_tasks, weighting = self._num_tasks, self.task_weighting
+        if self.plan.labelled:
             task_scale = tf.math.divide_no_nan(1.0, counts)
         else:
             task_scale = tf.ones([num_tasks]) / tf.maximum(tf.reduce_sum(counts), 1.0)
-        weighting = self.task_weighting
         present = counts > 0
         gradient_method = bool(getattr(weighting, "needs_task_gradients", False))
+        # Loss weightings weigh this pass with what they know from earlier steps.
         pre_weights = tf.ones([num_tasks]) if gradient_method else weighting.task_weights(
             self.training_state.task_losses, None, present)
         loss_scale = self.optimizer.scale_loss(tf.constant(1.0))
         variables = self.network_variables
         shared_ids = {id(v) for v in self.shared_variables}
         shared = [id(v) in shared_ids for v in variables]
-        sketch = None
-        if self.probe_sketch_dim is not None:
-            size = sum(v.shape.num_elements() for v, s in zip(variables, shared, strict=True)
-                       if s)
-            sketch = gradient_probe.sketch_hashes(size, self.probe_sketch_dim, 0) + (
-                self.probe_sketch_dim,)
-
+        sketch = self._sketch(variables, shared)
         chosen = {}
 
         def weights_fn(rows, tasks, loss_sums):  # representation mode: MGDA-UB in one pass
-            chosen["gram"] = self._gram(context, rows, tasks, num_tasks)
+            chosen["gram"] = self._gram(context, rows, tasks)
             losses = tf.math.divide_no_nan(_sum_replicas(context, loss_sums), counts)
-            chosen["weights"] = _guarded_weights(weighting, losses, chosen["gram"], present,
-                                                 ids_ok)
-            return chosen["weights"]
+            return _guarded_weights(weighting, losses, chosen["gram"], present, ids_ok)
 
         def run(mode):
             return task_gradients(
@@ -414,8 +420,7 @@ class MultiTaskModel(keras.Model):
                     lambda t: tf.TensorSpec(t.shape, t.dtype), self.output),
                 weights_fn=weights_fn if gradient_method else None)
 
-        mode = self._gradient_mode
-        do_probe = tf.constant(mode != "off")
+        mode, do_probe = self._gradient_mode, tf.constant(self._gradient_mode != "off")
         if mode != "off" and self.probe_every > 1 and not gradient_method:
             do_probe = tf.equal(self.optimizer.iterations % self.probe_every, 0)
             result = tf.cond(do_probe, lambda: run(mode), lambda: run("off"))
@@ -423,41 +428,52 @@ class MultiTaskModel(keras.Model):
             result = run(mode)
         sums = _sum_replicas(context, result.loss_sums)
         task_losses = tf.math.divide_no_nan(sums, counts)
-        gradients = list(result.gradients)
-        gram = chosen.get("gram")
+        gradients, gram = list(result.gradients), chosen.get("gram")
         if mode != "off" and gram is None:
-            gram = self._gram(context, result.task_gradients, result.tasks, num_tasks)
+            gram = self._gram(context, result.task_gradients, result.tasks)
             if gradient_method:
                 weights = _guarded_weights(weighting, task_losses, gram, present, ids_ok)
                 gradients = self._combine(result, weights, gradients, shared, variables, sketch,
                                           batch, task_scale, loss_scale)
-        variables, gradients = self._weighting_gradients(variables, gradients, task_losses,
-                                                         gram, present, loss_scale)
-        finite = tf.reduce_all(tf.math.is_finite(sums))
-        grads_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
-        if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            finite = tf.logical_and(finite, grads_finite)  # else: the loss scale's business
-        ok = tf.logical_and(finite, ids_ok)
-        if replicas > 1:
-            ok = context.all_reduce("sum", 1.0 - tf.cast(ok, tf.float32)) < 0.5
-        _apply_if(self.optimizer, gradients, variables, ok)
-        reason = tf.where(ids_ok, tf.where(tf.reduce_all(tf.math.is_finite(sums)), 2, 1), 3)
-        self.training_state.update_state(ok, reason, self.optimizer.iterations,
-                                         tf.logical_not(tf.math.is_finite(sums)), task_losses)
-        weight = tf.cast(ok, tf.float32)
         objective = tf.reduce_sum(pre_weights * task_scale * sums) + result.regularization
-        self.loss_tracker.update_state(tf.where(ok, objective, 0.0), sample_weight=weight)
-        self.task_loss_tracker.update_state(tf.where(ok, task_losses, 0.0),
-                                            sample_weight=counts * weight)
-        self._update_metrics(result.metric_items, weight)
-        logs = self._logs()
-        logs.update(self.training_state.result())
-        if self.conflict_tracker is not None:
-            if gram is not None:
-                probed = tf.cast(tf.logical_and(do_probe, ok), tf.float32) / replicas
-                self.conflict_tracker.update_state(gram, present, probed)
-            logs.update(self.conflict_tracker.result())
-        return _for_strategy(logs)
+        return _Step(result, variables, gradients, gram, sums, counts, task_losses, present,
+                     do_probe, objective, loss_scale)
+
+    def _sketch(self, variables, shared):
+        if self.probe_sketch_dim is None:
+            return None
+        size = sum(v.shape.num_elements() for v, s in zip(variables, shared, strict=True) if s)
+        buckets, signs = gradient_probe.sketch_hashes(size, self.probe_sketch_dim, 0)
+        return buckets, signs, self.probe_sketch_dim
+
+    def _batch_ok(self, context, step, gradients, ids_ok):
+        """Whether the step may be applied: finite loss (and gradients), valid task ids."""
+        finite = tf.reduce_all(tf.math.is_finite(step.sums))
+        if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            # (with a loss scale, overflowing gradients are the scale's business)
+            finite = tf.logical_and(finite, tf.reduce_all(
+                [tf.reduce_all(tf.math.is_finite(g)) for g in gradients]))
+        ok = tf.logical_and(finite, ids_ok)
+        if context is not None and context.num_replicas_in_sync > 1:
+            ok = context.all_reduce("sum", 1.0 - tf.cast(ok, tf.float32)) < 0.5
+        return ok
+
+    def _record(self, step, ok, ids_ok):
+        """Updates the trackers with a step (a skipped one counts in `skipped_steps` only)."""
+        finite = tf.math.is_finite(step.sums)
+        reason = tf.where(ids_ok, tf.where(tf.reduce_all(finite), 2, 1), 3)
+        self.training_state.update_state(ok, reason, self.optimizer.iterations,
+                                         tf.logical_not(finite), step.task_losses)
+        weight = tf.cast(ok, tf.float32)
+        self.loss_tracker.update_state(tf.where(ok, step.objective, 0.0), sample_weight=weight)
+        self.task_loss_tracker.update_state(tf.where(ok, step.task_losses, 0.0),
+                                            sample_weight=step.counts * weight)
+        self._update_metrics(step.result.metric_items, weight)
+        if self.conflict_tracker is not None and step.gram is not None:
+            context = tf.distribute.get_replica_context()
+            replicas = context.num_replicas_in_sync if context is not None else 1
+            probed = tf.cast(tf.logical_and(step.do_probe, ok), tf.float32) / replicas
+            self.conflict_tracker.update_state(step.gram, step.present, probed)
 
     def test_step(self, data):
         batch, _ = parse_batch(self, data)
@@ -494,18 +510,19 @@ class MultiTaskModel(keras.Model):
     def _task_losses(self, y_pred, batch):
         return task_loss_sums(self.plan, y_pred, batch.y, batch.sample_weight, batch.task_id)
 
-    def _gram(self, context, rows, tasks, num_tasks):
+    def _gram(self, context, rows, tasks):
         """The all-replica `(T, T)` Gram matrix of the per-task shared gradients."""
         replicas = context is not None and context.num_replicas_in_sync > 1
         if self._gradient_mode == "representation":  # rows of different samples per replica
             gram = gradient_probe.scatter_gram(gradient_probe.gram_matrix(rows), tasks,
-                                               num_tasks)
+                                               self._num_tasks)
             return context.all_reduce("sum", gram) if replicas else gram
         if replicas:
-            full = tf.scatter_nd(tasks[:, None], rows, [num_tasks, tf.shape(rows)[1]])
+            full = tf.scatter_nd(tasks[:, None], rows, [self._num_tasks, tf.shape(rows)[1]])
             full = context.all_reduce("sum", full)
             return gradient_probe.gram_matrix(full)
-        return gradient_probe.scatter_gram(gradient_probe.gram_matrix(rows), tasks, num_tasks)
+        return gradient_probe.scatter_gram(gradient_probe.gram_matrix(rows), tasks,
+                                           self._num_tasks)
 
     def _combine(self, result, weights, gradients, shared, variables, sketch, batch, task_scale,
                  loss_scale):
@@ -524,20 +541,19 @@ class MultiTaskModel(keras.Model):
         combined = iter(combined)
         return [next(combined) if s else g for g, s in zip(gradients, shared, strict=True)]
 
-    def _weighting_gradients(self, variables, gradients, task_losses, gram, present,
-                             loss_scale):
-        """Appends the gradients of a learnable weighting's own parameters (UW, GradNorm)."""
+    def _weighting_gradients(self, step):
+        """The step's variables and gradients, plus a learnable weighting's own (UW, ...)."""
         layer = self.task_weighting_layer
         own = list(getattr(layer, "trainable_weights", []))
         if not own:
-            return variables, gradients
+            return step.variables, step.gradients
         with tf.GradientTape() as tape:
-            auxiliary = layer.auxiliary_loss(task_losses, gram, present)
+            auxiliary = layer.auxiliary_loss(step.task_losses, step.gram, step.present)
         if auxiliary is None:
-            return variables, gradients
-        grads = tape.gradient(loss_scale * auxiliary, own)
+            return step.variables, step.gradients
+        grads = tape.gradient(step.loss_scale * auxiliary, own)
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, own, strict=True)]
-        return variables + own, gradients + grads
+        return step.variables + own, step.gradients + grads
 
     def _update_metrics(self, items, weight):
         for index, metric, takes_task_id in self._metric_heads:
@@ -609,6 +625,22 @@ class MultiTaskModel(keras.Model):
             "representation_layer": self.representation_layer,
         })
         return config
+
+
+class _Step(NamedTuple):
+    """What one training pass produced, for the update and the trackers."""
+
+    result: object
+    variables: list
+    gradients: list
+    gram: object
+    sums: object
+    counts: object
+    task_losses: object
+    present: object
+    do_probe: object
+    objective: object
+    loss_scale: object
 
 
 def _get_metric(identifier):
