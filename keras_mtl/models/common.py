@@ -4,7 +4,7 @@ from collections.abc import Callable, Sequence
 
 import keras
 
-from keras_mtl.layers import SelectTaskColumn, TaskRouting
+from keras_mtl.layers import SelectTaskColumn, TaskIdValidation, TaskRouting
 from keras_mtl.layers.task_ids import check_num_tasks
 from keras_mtl.training import MultiTaskModel
 
@@ -63,8 +63,23 @@ def resolve_task_names(num_tasks, task_names: Sequence[str] | None) -> list[str]
     return task_names
 
 
-def model_inputs(input_shape: Sequence[int]) -> tuple[keras.KerasTensor, keras.KerasTensor]:
-    """The two inputs of every builder: `image` (float32) and `task_id` (int32, shape `()`)."""
+def model_inputs(
+    input_shape: Sequence[int], num_tasks: int
+) -> tuple[keras.KerasTensor, keras.KerasTensor, keras.KerasTensor]:
+    """The inputs of every builder: `image`, the `task_id` input and the checked task ids.
+
+    `image` is a float32 `keras.Input` of shape `(batch,) + input_shape`. The `task_id` input is
+    declared int64, shape `(batch,)`: a functional model casts every input to its declared dtype
+    before any layer runs, and int32 or int64 ids (and smaller types) widen to int64 exactly, so
+    an int64 id outside the int32 range is seen (and rejected) instead of wrapping around to a
+    valid task. The third tensor is the output of a
+    `TaskIdValidation` layer on that input: int32 ids, checked once per model call (integer
+    dtype, shape, values in `[0, num_tasks)`), for the task-conditioned layers to use.
+
+    Returns:
+        `(image, task_input, task_id)`: pass `image` and `task_input` to `build_model`, and
+        `task_id` to the layers.
+    """
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in input_shape
@@ -74,8 +89,9 @@ def model_inputs(input_shape: Sequence[int]) -> tuple[keras.KerasTensor, keras.K
             f"Received: input_shape={input_shape!r}"
         )
     image = keras.Input(shape=input_shape, dtype="float32", name="image")
-    task_id = keras.Input(shape=(), dtype="int32", name="task_id")
-    return image, task_id
+    task_input = keras.Input(shape=(), dtype="int64", name="task_id")
+    task_id = TaskIdValidation(num_tasks, name="check_task_id")(task_input)
+    return image, task_input, task_id
 
 
 def selected_heads(features, task_id, task_names, units: int, name: str = "logits", **dense):
@@ -103,15 +119,18 @@ def layers_between(inputs, outputs) -> list[str]:
 
 def build_model(
     image,
-    task_id,
+    task_input,
     outputs,
     task_names: Sequence[str],
     task_specific_layers: Sequence[str],
     name: str,
 ) -> MultiTaskModel:
-    """Wraps the functional graph into the package's `MultiTaskModel`."""
+    """Wraps the functional graph into the package's `MultiTaskModel`.
+
+    `image` and `task_input` are the `keras.Input`s from `model_inputs`.
+    """
     return MultiTaskModel(
-        inputs={"image": image, "task_id": task_id},
+        inputs={"image": image, "task_id": task_input},
         outputs=outputs,
         task_names=list(task_names),
         num_tasks=len(task_names),

@@ -10,6 +10,8 @@ MODULES = [
     "keras_mtl.layers.select_task_column",
     "keras_mtl.layers.task_conditioned_layer",
     "keras_mtl.layers.task_embedding",
+    "keras_mtl.layers.task_id_validation",
+    "keras_mtl.layers.task_ids",
     "keras_mtl.layers.task_modulation",
     "keras_mtl.layers.task_routing",
     "keras_mtl.layers.tensor_modulation",
