@@ -3,12 +3,14 @@
 `TaskModulation`, `TaskRouting`, `SelectTaskColumn`, `TopDownModulator` are called as
 `layer([features, task_id])`; `TaskEmbedding` takes the task ids alone; `CrossStitch` mixes
 task columns and `TensorModulation` combines two tensors. `TaskIdValidation` checks a model's
-task-id input once per call (`keras_mtl.layers.task_ids.validate_task_ids`). Every layer lists
+task-id input once per call (`keras_mtl.layers.task_ids.validate_task_ids`), `InputShapeCheck`
+its image size at run time. Every layer lists
 the variables that belong to individual tasks in `task_specific_weights`;
 `task_specific_variables(model)` collects them over a model.
 """
 
 from keras_mtl.layers.cross_stitch import CrossStitch
+from keras_mtl.layers.input_shape_check import InputShapeCheck
 from keras_mtl.layers.select_task_column import SelectTaskColumn
 from keras_mtl.layers.task_conditioned_layer import TaskConditionedLayer
 from keras_mtl.layers.task_embedding import TaskEmbedding
@@ -21,6 +23,7 @@ from keras_mtl.layers.top_down_modulator import TopDownModulator
 
 __all__ = [
     "CrossStitch",
+    "InputShapeCheck",
     "SelectTaskColumn",
     "StackedIdentity",
     "TaskConditionedLayer",

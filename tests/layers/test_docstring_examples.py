@@ -7,6 +7,7 @@ import pytest
 
 MODULES = [
     "keras_mtl.layers.cross_stitch",
+    "keras_mtl.layers.input_shape_check",
     "keras_mtl.layers.select_task_column",
     "keras_mtl.layers.task_conditioned_layer",
     "keras_mtl.layers.task_embedding",

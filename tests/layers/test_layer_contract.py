@@ -5,8 +5,8 @@
 - mixed precision (`mixed_float16`): float16 outputs close to the float32 model's;
 - `jit_compile=True`: one training step and predictions equal to the non-XLA model's;
 - out-of-range task ids raise in eager and in `tf.function`, and give NaN (never a plausible
-  value) under XLA, where TensorFlow drops Assert ops (`TaskIdValidation`, which checks a
-  model's task-id input once, is checked here wired as in the builders).
+  value) under XLA, where TensorFlow drops Assert ops (`TaskIdValidation` and `InputShapeCheck`,
+  which check a model's inputs once, are checked here wired as in the builders).
 """
 
 import keras
@@ -70,9 +70,9 @@ def spec_task_embedding():
 
 
 def spec_task_id_validation():
-    # The builders' input wiring: an int64 `task_id` input checked once, then used by a layer.
+    # The builders' input wiring: the image's shape and the int64 `task_id` checked once each.
     x, t = keras.Input((4, 4, 6)), keras.Input((), dtype="int64", name="task_id")
-    y = L.TaskModulation(3)([x, L.TaskIdValidation(3)(t)])
+    y = L.TaskModulation(3)([L.InputShapeCheck()(x), L.TaskIdValidation(3)(t)])
     return [x, t], y, 3
 
 

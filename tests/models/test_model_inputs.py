@@ -1,8 +1,10 @@
-"""The builders' `task_id` input: checked once per call, before any cast, on every path.
+"""The builders' inputs, checked once per call on every path: `task_id` before any cast, and
+the image size at run time (not only while Keras traces).
 
-Expected values come from the definition of a valid id (an integer in `[0, num_tasks)`), not
-from the implementation: `2**32 + 1` is out of range for 4 tasks whatever it becomes after a
-cast to int32 (it becomes 1, a valid task, which is the bug these tests pin down).
+Expected values come from the definition of a valid input (an integer id in `[0, num_tasks)`,
+an image of the declared size), not from the implementation: `2**32 + 1` is out of range for 4
+tasks whatever it becomes after a cast to int32 (it becomes 1, a valid task, which is the bug
+these tests pin down).
 """
 
 import keras
@@ -33,9 +35,37 @@ def batch(ids, n=None):
             "task_id": ids}
 
 
-def test_task_id_input_is_int64_and_checked_by_one_layer(model):
+def test_task_id_input_is_int64_and_inputs_are_checked_by_one_layer_each(model):
     assert model.input["task_id"].dtype == "int64"
-    assert [type(layer).__name__ for layer in model.layers].count("TaskIdValidation") == 1
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("TaskIdValidation") == 1 and kinds.count("InputShapeCheck") == 1
+
+
+def test_wrong_image_size_raises_in_predict_after_relaxed_retracing():
+    # After batches of 1, 2 and 3 images predict traces with shape (None, None, None, None);
+    # a 49-61 px image then used to give finite, meaningless embeddings.
+    model = zhao_retrieval_net(NUM_TASKS, input_shape=(48, 48, 3), width_multiplier=0.125,
+                               embedding_dim=8)
+    for n in (1, 2, 3):
+        model.predict(batch(np.arange(n) % NUM_TASKS), verbose=0)
+    for size in (49, 56, 61, 40):
+        x = batch(np.array([0, 1]))
+        x["image"] = np.zeros((2, size, size, 3), "float32")
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=rf"\[2,{size},{size},3\] is not compatible with expected shape "
+                                 r"\[\?,48,48,3\]"):
+            model.predict(x, verbose=0)
+
+
+def test_wrong_image_size_raises_under_xla(model):
+    # The second batch size makes the trace relaxed (no static size for Keras to check).
+    f = tf.function(model, jit_compile=True, reduce_retracing=True)
+    for n in (1, 2):
+        f(batch(np.arange(n) % NUM_TASKS))
+    x = batch(np.array([0, 1]))
+    x["image"] = np.zeros((2, 52, 52, 3), "float32")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"expected shape \[\?,48,48,3\]"):
+        f(x)
 
 
 @pytest.mark.parametrize("path", ["eager", "graph", "predict"])
@@ -50,15 +80,15 @@ def test_int64_overflowing_id_raises(model, path):
         run()
 
 
-@pytest.mark.parametrize("bad", [OVERFLOW, -1, NUM_TASKS, -(2**32) + 2])
-def test_bad_id_is_a_nan_row_under_xla(model, bad):
+def test_bad_id_is_a_nan_row_under_xla(model):
     # XLA drops Assert ops: the bad sample's embedding is NaN, the others are unaffected.
-    x = batch(np.array([0, bad, 2], "int64"))
     good = model.predict(batch(np.array([0, 1, 2], "int64")), verbose=0)
-    out = tf.function(model, jit_compile=True)({k: tf.constant(v) for k, v in x.items()})
-    out = np.asarray(out)
-    assert np.isnan(out[1]).all()
-    np.testing.assert_allclose(out[[0, 2]], good[[0, 2]], rtol=1e-5, atol=1e-6)
+    f = tf.function(model, jit_compile=True)
+    for bad in (OVERFLOW, -(2**32) + 2, -1, NUM_TASKS):
+        x = batch(np.array([0, bad, 2], "int64"))
+        out = np.asarray(f({k: tf.constant(v) for k, v in x.items()}))
+        assert np.isnan(out[1]).all(), bad
+        np.testing.assert_allclose(out[[0, 2]], good[[0, 2]], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", ["int32", "int64", "uint8"])
