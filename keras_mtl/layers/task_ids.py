@@ -132,8 +132,9 @@ def validate_task_ids(task_id, num_tasks, name="task_id"):
         TypeError: `task_id` does not have an integer dtype.
         ValueError: `task_id` does not have shape `(batch,)` or `(batch, 1)`.
         tf.errors.InvalidArgumentError: at run time (TensorFlow backend, not under XLA), a value
-            is outside `[0, num_tasks)`; the message reads "Expected `task_id` values in
-            [0, num_tasks=...). Received: task_id with min ... and max ...".
+            is outside `[0, num_tasks)`. The message starts "Expected `task_id` values in
+            [0, num_tasks=...)."; eagerly it lists the bad values and their positions, in a
+            graph it gives the batch's min and max.
 
     Example:
 
