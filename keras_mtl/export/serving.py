@@ -1,5 +1,27 @@
-"""SavedModel export for TF Serving: versioned folders, named signatures, verified."""
+"""SavedModel export for TF Serving: versioned folders, named signatures, verified.
 
+The serving contract (`serving_default`):
+
+- each input must have exactly the shape the model declares, batch size free: a 48x48 model
+  rejects a 49x49 or 40x40 image (and a wrong rank or channel count) with
+  `InvalidArgumentError: Shape of tensor image [1,49,49,3] is not compatible with expected shape
+  [?,48,48,3]` before the model runs. Images are not resized: a client resizes (as the training
+  pipeline did), so that the served embedding is the one the model computes for that image;
+- all inputs must have the same batch size, at least 1;
+- task ids (`task_id`, int32 `[N]`) must lie in `[0, num_tasks)` (`validate_task_ids`,
+  "Expected `task_id` values in [0, num_tasks=...)"). The signature's dtypes are part of the
+  contract: TensorFlow refuses an int64 or float `task_id` tensor at the call. (A client that
+  converts arrays to the signature dtype itself, as `saved_model_cli run` and TF1 sessions do
+  for fed NumPy arrays, casts before the model sees the values: cast-free clients are safe.)
+- float inputs must be finite: a NaN or Inf pixel is rejected ("Expected `image` to hold finite
+  values"): the network can turn it into a finite, plausible-looking embedding (the package's
+  nets do on CPU).
+
+A rejected request raises `InvalidArgumentError` (TF Serving returns it to the client); the
+checks run before the model and cost one pass over the inputs.
+"""
+
+import errno
 import os
 import shutil
 import tempfile
@@ -64,6 +86,99 @@ def _sample_inputs(specs, num_tasks, batch=4, seed=0):
     return sample
 
 
+def _checked_inputs(inputs, specs, num_tasks, task_id_key):
+    """The signature's inputs after the serving contract's checks (see the module docstring).
+
+    Shapes are checked with `tf.ensure_shape` (a run-time op that Grappler does not fold away
+    on the strength of the declared static shape, unlike an `Assert` on `tf.shape`).
+    """
+    import tensorflow as tf
+
+    from keras_mtl.layers.task_ids import validate_task_ids
+
+    checked = {
+        name: tf.ensure_shape(inputs[name], spec.shape, name=f"check_{name}_shape")
+        for name, spec in specs.items()
+    }
+    names = list(checked)
+    batch = tf.shape(checked[names[0]])[0]
+    checks = [
+        tf.debugging.assert_positive(
+            batch, message=f"Expected at least one sample. Received: an empty `{names[0]}`"
+        )
+    ]
+    checks += [
+        tf.debugging.assert_equal(
+            batch,
+            tf.shape(checked[name])[0],
+            message=f"Expected `{names[0]}` and `{name}` to have the same batch size",
+        )
+        for name in names[1:]
+    ]
+    with tf.control_dependencies(checks):
+        checked = {name: tf.identity(tensor) for name, tensor in checked.items()}
+    for name, spec in specs.items():
+        if spec.dtype.is_floating:
+            checked[name] = tf.debugging.assert_all_finite(
+                checked[name], f"Expected `{name}` to hold finite values (no NaN or Inf)"
+            )
+    if num_tasks and task_id_key in checked:
+        checked[task_id_key] = validate_task_ids(checked[task_id_key], num_tasks, name=task_id_key)
+    return checked
+
+
+def _export_error(err, target, action):
+    """An `OSError` of the same kind as `err` (via its errno) naming the export and the reason."""
+    reason = getattr(err, "strerror", None) or getattr(err, "message", None) or str(err)
+    filename = getattr(err, "filename", None)
+    where = f" ('{filename}')" if filename else ""
+    message = (
+        f"Cannot export to '{target}': {action} failed: {reason}{where}. Nothing was changed "
+        "there; pass a writable `base_dir`."
+    )
+    code = getattr(err, "errno", None)
+    return OSError(code, message) if code else OSError(message)
+
+
+def _make_base_dir(base, target):
+    """Creates `base` (and missing parents); returns the folders it created, outermost first."""
+    existing, missing = base, []
+    while not existing.exists():
+        missing.append(existing)
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise NotADirectoryError(
+            errno.ENOTDIR,
+            f"Cannot export to '{target}': '{existing}' is a file, not a folder. Expected "
+            f"`base_dir` to be a folder, or a path where one can be created. Received: "
+            f"base_dir='{base}'",
+        )
+    created = []
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            if not folder.is_dir():
+                _remove_empty(created)
+                raise
+        except OSError as err:
+            _remove_empty(created)
+            raise _export_error(err, target, f"creating the folder '{folder}'") from err
+        else:
+            created.append(folder)
+    return created
+
+
+def _remove_empty(folders):
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
 def _as_dict(outputs, names):
     if isinstance(outputs, dict):
         return {name: outputs[name] for name in names}
@@ -92,8 +207,23 @@ def export_for_serving(
     layers' names, e.g. `embedding`). The export is written to a temporary folder beside the
     target, loaded back with `tf.saved_model.load` and compared with `model.predict`; only
     then is it moved into place, so a failed export never leaves a partial version folder
-    and never touches an existing one. Loading the export needs TensorFlow only (no keras_mtl
-    import).
+    (nor folders it created for `base_dir`) and never touches an existing one. Loading the
+    export needs TensorFlow only (no keras_mtl import).
+
+    The signature enforces the serving contract before the model runs (see
+    `keras_mtl.export.serving`): every input has exactly its declared shape, batch size free
+    (a 48x48 model rejects a 49x49 image with "Shape of tensor image [1,49,49,3] is not
+    compatible with expected shape [?,48,48,3]"; images are never resized), all inputs have
+    the same batch size (at least 1), float inputs are finite (no NaN or Inf), and the task
+    ids (the input `model.task_id_key`, default `task_id`) lie in `[0, model.num_tasks)` when
+    the model has `num_tasks`. Violations raise `InvalidArgumentError` in the caller (TF
+    Serving returns it to the client). `extra_endpoints` are exported as given, without these
+    checks.
+
+    Errors of the file system name the path and the reason, e.g. "Cannot export to
+    'a/file.txt/1': 'a/file.txt' is a file, not a folder" (`NotADirectoryError`), or a
+    `PermissionError` naming the folder that could not be created or written; they are
+    `OSError`s of the kind of the underlying error, and leave what was there unchanged.
 
     Args:
         model: a functional `keras.Model` (e.g. a `keras_mtl.MultiTaskModel`).
@@ -136,7 +266,11 @@ def export_for_serving(
     specs = _input_specs(model)
     names = _output_names(model, output_names)
 
+    num_tasks = getattr(model, "num_tasks", None)
+    task_id_key = getattr(model, "task_id_key", "task_id")
+
     def serve(inputs):
+        inputs = _checked_inputs(inputs, specs, num_tasks, task_id_key)
         return _as_dict(model(inputs, training=False), names)
 
     archive = keras.export.ExportArchive()
@@ -145,23 +279,53 @@ def export_for_serving(
     for name, (fn, signature) in (extra_endpoints or {}).items():
         archive.add_endpoint(name, fn, input_signature=signature)
 
-    base.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".export-{version}-", dir=base))
+    created = _make_base_dir(base, target)
     try:
-        archive.write_out(str(staging / "model"), verbose=False)
-        if verify:
-            sample = verify_inputs or _sample_inputs(specs, getattr(model, "num_tasks", 1) or 1)
-            verify_export(staging / "model", model, sample, names, atol=atol)
-        if target.exists():
-            backup = Path(tempfile.mkdtemp(prefix=f".replaced-{version}-", dir=base))
-            os.replace(target, backup / "old")
-            os.replace(staging / "model", target)
-            shutil.rmtree(backup)
-        else:
-            os.replace(staging / "model", target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=f".export-{version}-", dir=base))
+        except OSError as err:
+            raise _export_error(err, target, f"creating a temporary folder in '{base}'") from err
+        try:
+            _write(archive, staging / "model", target)
+            if verify:
+                sample = verify_inputs or _sample_inputs(specs, num_tasks or 1)
+                verify_export(staging / "model", model, sample, names, atol=atol)
+            _move_into_place(staging / "model", target, version)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        _remove_empty(created)
+        raise
     return target
+
+
+def _write(archive, path, target):
+    import tensorflow as tf
+
+    try:
+        archive.write_out(str(path), verbose=False)
+    except (OSError, tf.errors.PermissionDeniedError, tf.errors.ResourceExhaustedError) as err:
+        raise _export_error(err, target, f"writing the SavedModel to '{path.parent}'") from err
+
+
+def _move_into_place(staged, target, version):
+    """Moves `staged` to `target`; an existing `target` is restored if the move fails."""
+    base = target.parent
+    try:
+        if not target.exists():
+            os.replace(staged, target)
+            return
+        backup = Path(tempfile.mkdtemp(prefix=f".replaced-{version}-", dir=base))
+        os.replace(target, backup / "old")
+        try:
+            os.replace(staged, target)
+        except OSError:
+            os.replace(backup / "old", target)
+            backup.rmdir()
+            raise
+        shutil.rmtree(backup)
+    except OSError as err:
+        raise _export_error(err, target, "moving the verified export into place") from err
 
 
 def verify_export(path, model, inputs, output_names, atol=1e-5):

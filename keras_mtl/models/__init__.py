@@ -1,7 +1,8 @@
 """Functional builders for the seed papers' architectures and their baselines.
 
 Every builder returns a `keras_mtl.MultiTaskModel` with dict inputs `image` (float32,
-`(batch, H, W, C)`) and `task_id` (int32, `(batch,)`); see each builder for its outputs.
+`(batch, H, W, C)`) and `task_id` (integer ids, `(batch,)`; the input is declared int64 and
+checked once per call by a `TaskIdValidation` layer); see each builder for its outputs.
 """
 
 from keras_mtl.models.common import copy_weights_by_layer_name

@@ -1,10 +1,11 @@
 """Helpers shared by every model builder: inputs, argument checks, heads, the model class."""
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import keras
 
-from keras_mtl.layers import SelectTaskColumn, TaskRouting
+from keras_mtl.layers import InputShapeCheck, SelectTaskColumn, TaskIdValidation, TaskRouting
 from keras_mtl.layers.task_ids import check_num_tasks
 from keras_mtl.training import MultiTaskModel
 
@@ -63,8 +64,31 @@ def resolve_task_names(num_tasks, task_names: Sequence[str] | None) -> list[str]
     return task_names
 
 
-def model_inputs(input_shape: Sequence[int]) -> tuple[keras.KerasTensor, keras.KerasTensor]:
-    """The two inputs of every builder: `image` (float32) and `task_id` (int32, shape `()`)."""
+class ModelInputs(NamedTuple):
+    """The builders' two `keras.Input`s and the checked tensors their layers use."""
+
+    image_input: keras.KerasTensor  # float32 (batch, H, W, C), the model input `image`
+    task_input: keras.KerasTensor  # int64 (batch,), the model input `task_id`
+    image: keras.KerasTensor  # `image_input` after `InputShapeCheck`
+    task_id: keras.KerasTensor  # `task_input` after `TaskIdValidation`: int32 (batch,)
+
+
+def model_inputs(input_shape: Sequence[int], num_tasks: int) -> ModelInputs:
+    """The inputs of every builder, each checked once per model call.
+
+    `image` is a float32 input of shape `(batch,) + input_shape`, followed by an
+    `InputShapeCheck` so that an image of another size raises on every path (Keras checks input
+    shapes only while tracing, and `predict` retraces with relaxed shapes). `task_id` is
+    declared int64, shape `(batch,)`: a functional model casts every input to its declared
+    dtype before any layer runs, and int32 or int64 ids (and smaller types) widen to int64
+    exactly, so an int64 id outside the int32 range is seen (and rejected) instead of wrapping
+    around to a valid task. A `TaskIdValidation` layer then checks the ids once (integer dtype,
+    shape, values in `[0, num_tasks)`) and gives the task-conditioned layers int32 ids.
+
+    Returns:
+        A `ModelInputs`: build the network on `.image` and `.task_id`, and pass the whole
+        tuple to `build_model`.
+    """
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in input_shape
@@ -73,9 +97,14 @@ def model_inputs(input_shape: Sequence[int]) -> tuple[keras.KerasTensor, keras.K
             "Expected `input_shape` to be (height, width, channels) of positive ints. "
             f"Received: input_shape={input_shape!r}"
         )
-    image = keras.Input(shape=input_shape, dtype="float32", name="image")
-    task_id = keras.Input(shape=(), dtype="int32", name="task_id")
-    return image, task_id
+    image_input = keras.Input(shape=input_shape, dtype="float32", name="image")
+    task_input = keras.Input(shape=(), dtype="int64", name="task_id")
+    return ModelInputs(
+        image_input=image_input,
+        task_input=task_input,
+        image=InputShapeCheck(name="check_image")(image_input),
+        task_id=TaskIdValidation(num_tasks, name="check_task_id")(task_input),
+    )
 
 
 def selected_heads(features, task_id, task_names, units: int, name: str = "logits", **dense):
@@ -102,16 +131,15 @@ def layers_between(inputs, outputs) -> list[str]:
 
 
 def build_model(
-    image,
-    task_id,
+    inputs: ModelInputs,
     outputs,
     task_names: Sequence[str],
     task_specific_layers: Sequence[str],
     name: str,
 ) -> MultiTaskModel:
-    """Wraps the functional graph into the package's `MultiTaskModel`."""
+    """Wraps the functional graph from `model_inputs(...)` to `outputs` into a `MultiTaskModel`."""
     return MultiTaskModel(
-        inputs={"image": image, "task_id": task_id},
+        inputs={"image": inputs.image_input, "task_id": inputs.task_input},
         outputs=outputs,
         task_names=list(task_names),
         num_tasks=len(task_names),

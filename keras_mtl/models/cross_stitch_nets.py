@@ -184,7 +184,8 @@ def cross_stitch_net(
     )
     check_choice("granularity", granularity, ("layer", "channel"))
     check_choice("related_form", related_form, ("exp", "l2"))
-    image, task_id = model_inputs(input_shape)
+    inputs = model_inputs(input_shape, len(task_names))
+    image = inputs.image
     n = len(task_names)
     stitches = []
 
@@ -205,7 +206,9 @@ def cross_stitch_net(
     )
     outputs, heads = _heads(UnstackColumns(n, name="unstack")(x), task_names, units, acts)
     specific = [h.name for h in heads] + columns + stitches
-    model = build_model(image, task_id, outputs, task_names, specific, name or "cross_stitch_net")
+    model = build_model(
+        inputs, outputs, task_names, specific, name or "cross_stitch_net"
+    )
     return model
 
 
@@ -249,10 +252,11 @@ def split_network(
     task_names, units, acts, filters = _check_common(
         num_tasks, task_names, head_units, head_activations, input_shape, filters
     )
-    image, task_id = model_inputs(input_shape)
+    inputs = model_inputs(input_shape, len(task_names))
+    image = inputs.image
     x, _ = _columns_network(image, 1, filters, fc_units, activation)
     shared = layers.Reshape((fc_units,), name="shared_fc")(x)
     outputs, heads = _heads([shared] * len(task_names), task_names, units, acts)
     return build_model(
-        image, task_id, outputs, task_names, [h.name for h in heads], name or "split_network"
+        inputs, outputs, task_names, [h.name for h in heads], name or "split_network"
     )

@@ -79,7 +79,8 @@ def task_routing_net(
             "Expected `input_shape` of at least 32x32 (five stride-2 stages). "
             f"Received: input_shape={tuple(input_shape)}"
         )
-    image, task_id = model_inputs(input_shape)
+    inputs = model_inputs(input_shape, len(task_names))
+    image, task_id = inputs.image, inputs.task_id
     specific: list[str] = []
     hook = routing_hook(len(task_names), task_id, sharing_ratio, routing_seed, specific)
     if backbone.startswith("vgg"):
@@ -92,7 +93,7 @@ def task_routing_net(
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     logits, heads = selected_heads(x, task_id, task_names, num_classes)
     return build_model(
-        image, task_id, logits, task_names, heads + specific, name or f"task_routing_{backbone}"
+        inputs, logits, task_names, heads + specific, name or f"task_routing_{backbone}"
     )
 
 

@@ -229,7 +229,8 @@ def top_down_net(
     shared_fc = tuple(DEFAULT_FC[backbone][0] if shared_fc is None else shared_fc)
     branch_fc = tuple(DEFAULT_FC[backbone][1] if branch_fc is None else branch_fc)
     use_bias = backbone != "lenet"
-    image, task_id = model_inputs(input_shape)
+    inputs = model_inputs(input_shape, len(task_names))
+    image, task_id = inputs.image, inputs.task_id
     n = len(task_names)
     specific: list[str] = []
     outputs = {}
@@ -274,7 +275,9 @@ def top_down_net(
             outputs["logits"] = layers.Identity(name="logits")(logits)
 
     result = outputs if len(outputs) > 1 else outputs["logits"]
-    return build_model(image, task_id, result, task_names, specific, name or f"{method}_{backbone}")
+    return build_model(
+        inputs, result, task_names, specific, name or f"{method}_{backbone}"
+    )
 
 
 def _select(columns, task_id, num_tasks):

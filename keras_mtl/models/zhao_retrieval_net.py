@@ -220,7 +220,8 @@ def zhao_retrieval_net(
             f"task). Received: embedding_dim={embedding_dim}, num_tasks={num_tasks}"
         )
     _check_input_size(input_shape)
-    image, task_id = model_inputs(input_shape)
+    inputs = model_inputs(input_shape, len(task_names))
+    image, task_id = inputs.image, inputs.task_id
     num_tasks = len(task_names)
     specific: list[str] = []
 
@@ -281,4 +282,4 @@ def zhao_retrieval_net(
                 x = layer([x, task_id])
                 specific.append(layer.name)
             embedding = layers.Identity(name="embedding")(x)
-    return build_model(image, task_id, embedding, task_names, specific, name or f"zhao_{method}")
+    return build_model(inputs, embedding, task_names, specific, name or f"zhao_{method}")

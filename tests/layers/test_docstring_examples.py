@@ -7,9 +7,12 @@ import pytest
 
 MODULES = [
     "keras_mtl.layers.cross_stitch",
+    "keras_mtl.layers.input_shape_check",
     "keras_mtl.layers.select_task_column",
     "keras_mtl.layers.task_conditioned_layer",
     "keras_mtl.layers.task_embedding",
+    "keras_mtl.layers.task_id_validation",
+    "keras_mtl.layers.task_ids",
     "keras_mtl.layers.task_modulation",
     "keras_mtl.layers.task_routing",
     "keras_mtl.layers.tensor_modulation",

@@ -5,7 +5,8 @@
 - mixed precision (`mixed_float16`): float16 outputs close to the float32 model's;
 - `jit_compile=True`: one training step and predictions equal to the non-XLA model's;
 - out-of-range task ids raise in eager and in `tf.function`, and give NaN (never a plausible
-  value) under XLA, where TensorFlow drops Assert ops.
+  value) under XLA, where TensorFlow drops Assert ops (`TaskIdValidation` and `InputShapeCheck`,
+  which check a model's inputs once, are checked here wired as in the builders).
 """
 
 import keras
@@ -68,6 +69,13 @@ def spec_task_embedding():
     return [t], y, 3
 
 
+def spec_task_id_validation():
+    # The builders' input wiring: the image's shape and the int64 `task_id` checked once each.
+    x, t = keras.Input((4, 4, 6)), keras.Input((), dtype="int64", name="task_id")
+    y = L.TaskModulation(3)([L.InputShapeCheck()(x), L.TaskIdValidation(3)(t)])
+    return [x, t], y, 3
+
+
 def spec_tensor_modulation():
     x, z = keras.Input((4, 4, 6)), keras.Input((4, 4, 6))
     y = L.TensorModulation("gated")([keras.layers.Dense(6)(x), z])
@@ -99,6 +107,7 @@ SPECS = {
         spec_cross_stitch_channel_stacked,
         spec_select_column,
         spec_task_embedding,
+        spec_task_id_validation,
         spec_tensor_modulation,
         spec_top_down,
         spec_column_layers,
