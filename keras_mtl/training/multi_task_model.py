@@ -11,6 +11,7 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
+from keras_mtl.layers.task_ids import check_task_id_dtype
 from keras_mtl.layers.task_specific import iter_layers, task_specific_variables
 from keras_mtl.training import gradient_probe
 from keras_mtl.training import loss_weighting as weighting_lib
@@ -563,6 +564,13 @@ class MultiTaskModel(keras.Model):
             y_true = item.y_true if item.y_true is not None else tf.zeros_like(
                 sample_weight)
             metric.update_state(y_true, item.y_pred, sample_weight=sample_weight, **kwargs)
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        # The functional graph casts each input to its declared dtype before any layer runs,
+        # so a float task id would be truncated silently: check the dtype first.
+        if isinstance(inputs, dict) and self.task_id_key in inputs:
+            check_task_id_dtype(inputs[self.task_id_key], self.task_id_key)
+        return super().call(inputs, training=training, mask=mask, **kwargs)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Our steps need no symbolic pass; only the optimizer must be built in the strategy's

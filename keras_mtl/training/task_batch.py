@@ -1,8 +1,8 @@
 """Turns what `fit` / `evaluate` pass to a step into a checked `TaskBatch`.
 
-Errors name what is missing or wrong and what was received; task ids are checked on their
-original dtype (before any cast), so an int64 id outside the int32 range cannot wrap around to
-a valid task.
+Errors name what is missing or wrong and what was received; task ids are checked by
+`keras_mtl.layers.task_ids.validate_task_ids` on their original dtype (before any cast), so an
+int64 id outside the int32 range cannot wrap around to a valid task.
 """
 
 from __future__ import annotations
@@ -10,58 +10,25 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from keras_mtl.layers.task_ids import validate_task_ids
 from keras_mtl.losses.triplet_loss import TRIPLET_KEYS
 from keras_mtl.training.task_gradients import TaskBatch
 from keras_mtl.training.task_losses import examples_share_task
 
 
-def check_task_ids(task_id, num_tasks, *, raise_now=True, name="task_id"):
-    """Validates per-row task ids; returns `(ids, valid)`.
-
-    Args:
-        task_id: integer tensor `(batch,)` or `(batch, 1)`.
-        num_tasks: T; valid ids are `0 .. T - 1`.
-        raise_now: raise at run time (an `Assert` op, eager and graph, CPU and GPU) when an
-            id is out of range. Under XLA, where TensorFlow drops `Assert` ops, pass False and
-            act on `valid`.
-        name: the argument name used in messages.
-
-    Returns:
-        `ids`, int32 `(batch,)` (out-of-range ids clipped into range, so nothing downstream
-        reads out of bounds), and `valid`, a boolean scalar: every id was in range.
-    """
-    task_id = tf.convert_to_tensor(task_id)
-    if not task_id.dtype.is_integer:
-        raise TypeError(
-            f"Expected `{name}` to have an integer dtype (e.g. int32). "
-            f"Received: {name}.dtype={task_id.dtype.name}"
-        )
-    if task_id.shape.rank not in (None, 1, 2) or (
-        task_id.shape.rank == 2 and task_id.shape[1] not in (None, 1)
-    ):
-        raise ValueError(
-            f"Expected `{name}` of shape (batch,) or (batch, 1). Received: "
-            f"{name}.shape={task_id.shape}"
-        )
-    flat = tf.reshape(task_id, [-1])
-    valid = tf.reduce_all((flat >= 0) & (flat < tf.cast(num_tasks, flat.dtype)))
-    if raise_now:
-        check = tf.debugging.Assert(valid, [
-            f"Expected `{name}` values in [0, num_tasks={num_tasks}). Received: {name} with "
-            "min", tf.reduce_min(flat), "and max", tf.reduce_max(flat)])
-        with tf.control_dependencies([check]):
-            flat = tf.identity(flat)
-    ids = tf.cast(tf.clip_by_value(flat, 0, tf.cast(num_tasks - 1, flat.dtype)), tf.int32)
-    return ids, valid
-
-
 def parse_batch(model, data, *, raise_now=True):
     """Unpacks `(x, y, sample_weight)` and checks it against the model's inputs.
 
+    Args:
+        model: the `MultiTaskModel`.
+        data: what Keras passes to a step.
+        raise_now: raise at once for invalid rows (outside XLA); under XLA, where TensorFlow
+            drops `Assert` ops, pass False and act on the returned flag.
+
     Returns:
         `(TaskBatch, valid)`: the batch with int32 task ids (None for a model without a task
-        id input) and a boolean scalar, False when a task id was out of range (only when
-        `raise_now` is False).
+        id input) and a boolean scalar, False when a task id was out of range or an
+        example's rows did not share one (only when `raise_now` is False).
     """
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
     if isinstance(x, dict) and all(key in x for key in TRIPLET_KEYS):
@@ -93,8 +60,10 @@ def parse_batch(model, data, *, raise_now=True):
         )
     if not model.takes_task_ids:
         return TaskBatch(x, y, sample_weight, None), tf.constant(True)
-    ids, valid = check_task_ids(x[model.task_id_key], model.num_tasks, raise_now=raise_now,
-                                name=model.task_id_key)
+    # Raises outside XLA; under XLA (`raise_now=False`) a bad id comes back as -1.
+    ids = validate_task_ids(x[model.task_id_key], model.num_tasks, name=model.task_id_key)
+    valid = tf.reduce_all(ids >= 0)
+    ids = tf.maximum(ids, 0)  # the step is skipped; nothing downstream reads out of bounds
     if model.plan is not None and model.plan.rows_per_example > 1:
         grouped = examples_share_task(model.plan, ids)
         g = model.plan.rows_per_example

@@ -43,11 +43,11 @@ PREDICT_ERRORS = {
     # rank and Keras fails before any layer with "as_list() is not defined on an unknown
     # TensorShape" (a ValueError, not the expected shape; the first wrong rank names it).
     "image_rank": (ValueError, SHAPE + r"|as_list\(\) is not defined on an unknown TensorShape"),
+    "id_float": (TypeError, r"Expected `task_id` to have an integer dtype"),
     "image_nan": None,  # no error: non-finite or any outputs are allowed
     "image_inf": None,
 }
-# Not fed to predict: float ids (cast by the functional model before any layer; strict xfail in
-# tests/models/test_task_id_inputs.py until MultiTaskModel.call checks the dtype) and batch
+# Not fed to predict: batch size
 # mismatches (Keras's own data adapter fails with an AttributeError while building its message).
 
 

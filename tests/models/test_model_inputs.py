@@ -124,11 +124,6 @@ def test_keras_round_trip_keeps_the_check(model, keras_roundtrip):
         loaded.predict(batch(np.array([1, OVERFLOW], "int64")), verbose=0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the static dtype check in MultiTaskModel.call (keras_mtl/training, the "
-    "lead's): a functional model casts a float `task_id` to its int64 Input before any layer",
-)
 @pytest.mark.parametrize("path", ["eager", "predict"])
 def test_float_task_ids_raise_type_error(model, path):
     x = batch(np.array([0.0, 1.7], "float32"))
