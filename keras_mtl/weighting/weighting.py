@@ -31,11 +31,12 @@ class Weighting(keras.layers.Layer):
     step's gradient: `sum_t g_t` is exactly the gradient of the batch-mean loss, so the uniform
     weighting returns all ones. In a balanced one-task-per-sample batch of K rows,
     `g_t = grad(L_t) / K` is a uniform scaling of the task gradients; a method whose update is
-    homogeneous of degree 1 in the gradients (PCGrad, CAGrad, MGDA, ...) applied to these shares
-    gives the paper's update scaled like the plain mean step, and a degree-0 method (Nash-MTL,
-    IMTL-G's direction) gives the paper's update unchanged. Methods defined on the mean of the
-    task gradients (MGDA's simplex, CAGrad, IMTL-G, RLW, FAMO) are multiplied by the number of
-    present tasks so that "no reweighting" is all ones here too.
+    homogeneous of degree 1 in the gradients (PCGrad, CAGrad, MGDA, IMTL-G, Aligned-MTL, ...)
+    applied to these shares gives the paper's update scaled like the plain mean step, and
+    Nash-MTL, whose update does not depend on the gradients' scale, gives the paper's update
+    unchanged. Methods defined on the mean of the task gradients or on the simplex (MGDA,
+    CAGrad, IMTL-G, RLW, FAMO) are multiplied by the number of present tasks so that "no
+    reweighting" is all ones here too.
 
     Gradient methods (`needs_task_gradients = True`) see the gradients only through their Gram
     matrix `gram[i, j] = <g_i, g_j>` (over the shared variables): every update is a combination
@@ -58,10 +59,11 @@ class Weighting(keras.layers.Layer):
     trains them; the training step differentiates it and applies the gradients with its
     optimizer.
 
-    Saving: a model that holds the weighting as an attribute tracks its variables; the model's
-    `get_config` (or compile config) serializes it with `keras.saving.serialize_keras_object`,
-    which includes the build config (`num_tasks`), so deserialization rebuilds the variables
-    before the weights file restores them.
+    Saving: a model that holds the weighting as an attribute tracks its variables (written to
+    the weights file under the attribute's name); if the model serializes the weighting in its
+    config with `keras.saving.serialize_keras_object`, the build config (`num_tasks`) comes
+    along, so deserialization rebuilds the variables before the weights file restores them
+    (tested with a subclassed model and `.keras` files on Keras 3.15).
 
     Args:
         **kwargs: base layer arguments (`name`, `dtype`).
