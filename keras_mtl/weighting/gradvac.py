@@ -71,13 +71,14 @@ def gradvac_coefficients(gram, order, targets, beta=0.01, present=None):
         coefficient = (own_norm * (clipped * tf.sqrt(1.0 - phi * phi) - phi * root_target)
                        / tf.where(valid, other_norm * root_target, 1.0))
         coefficient = tf.where(adjust, coefficient, 0.0)
-        coefficients += coefficient[:, None] * tf.one_hot(other, num_tasks)
+        pairs = tf.stack([rows, other], axis=1)
+        coefficients = tf.tensor_scatter_nd_add(coefficients, pairs, coefficient)
         own_squared += 2.0 * coefficient * dot + coefficient * coefficient * tf.gather(squared,
                                                                                          other)
         projected_gram += coefficient[:, None] * tf.gather(gram, other)
         new_target = (1.0 - beta) * target + beta * phi
-        targets += tf.where(valid, new_target - target, 0.0)[:, None] * tf.one_hot(other,
-                                                                                    num_tasks)
+        targets = tf.tensor_scatter_nd_add(targets, pairs, tf.where(valid, new_target - target,
+                                                                    0.0))
         return step + 1, coefficients, projected_gram, own_squared, targets
 
     _, coefficients, _, _, targets = tf.while_loop(

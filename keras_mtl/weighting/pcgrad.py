@@ -55,7 +55,8 @@ def pcgrad_coefficients(gram, order, present=None):
         dot = tf.gather(projected_gram, other[:, None], axis=1, batch_dims=1)[:, 0]
         usable = (other != rows) & (tf.gather(active, other) > 0) & (dot < 0.0)
         coefficient = tf.where(usable, -dot * tf.gather(inverse_squared, other), 0.0)
-        coefficients += coefficient[:, None] * tf.one_hot(other, num_tasks)
+        pairs = tf.stack([rows, other], axis=1)
+        coefficients = tf.tensor_scatter_nd_add(coefficients, pairs, coefficient)
         projected_gram += coefficient[:, None] * tf.gather(gram, other)
         return step + 1, coefficients, projected_gram
 
