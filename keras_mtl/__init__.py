@@ -1,12 +1,13 @@
 """keras-mtl: task-conditioned multi-task learning for Keras 3 / TensorFlow.
 
-Submodules: `layers`, `models`, `training`, `losses`, `metrics`, `export` (imported here), and
+Submodules: `layers`, `models`, `training`, `weighting`, `losses`, `metrics`, `export` (imported
+here), and
 `datasets`, `evaluation`, `tuning` (imported on first access; `tuning` needs keras-tuner).
 """
 
 import importlib
 
-from keras_mtl import export, layers, losses, metrics, models, training
+from keras_mtl import export, layers, losses, metrics, models, training, weighting
 from keras_mtl.training import MultiTaskModel
 from keras_mtl.version import __version__
 
@@ -24,6 +25,7 @@ __all__ = [
     "models",
     "training",
     "tuning",
+    "weighting",
 ]
 
 

@@ -301,7 +301,7 @@ def test_save_and_load_keeps_probe_configuration(tmp_path):
     assert isinstance(loaded, MultiTaskModel)
     assert (loaded.probe, loaded.probe_every) == ("full", 3)
     assert isinstance(loaded.task_weighting, FixedWeighting)
-    assert loaded.task_weighting.weights == [1.0, 2.0, 0.5]
+    assert loaded.task_weighting.get_config()["weights"] == [1.0, 2.0, 0.5]
     assert loaded.task_names == ["x", "y", "z"]
     assert loaded.plan.heads[0].loss.margin == pytest.approx(0.3)
     for a, b in zip(model.weights, loaded.weights, strict=True):
