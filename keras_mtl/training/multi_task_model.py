@@ -14,7 +14,6 @@ import tensorflow as tf
 from keras_mtl.layers.task_ids import check_task_id_dtype
 from keras_mtl.layers.task_specific import iter_layers, task_specific_variables
 from keras_mtl.training import gradient_probe
-from keras_mtl.training import loss_weighting as weighting_lib
 from keras_mtl.training.conflict_tracker import ConflictTracker
 from keras_mtl.training.per_task_mean import PerTaskMean
 from keras_mtl.training.task_batch import parse_batch
@@ -22,6 +21,7 @@ from keras_mtl.training.task_gradients import task_gradients
 from keras_mtl.training.task_losses import build_loss_plan, task_counts, task_loss_sums
 from keras_mtl.training.training_monitor import SummaryProgbar, TrainingMonitor
 from keras_mtl.training.training_state import TrainingState
+from keras_mtl.weighting import get as get_weighting
 
 PROBES = ("grouped", "full", "representation", "off")
 
@@ -242,7 +242,7 @@ class MultiTaskModel(keras.Model):
         ):
             raise ValueError("Expected `probe_sketch_dim` to be None or a positive int. "
                              f"Received: probe_sketch_dim={probe_sketch_dim!r}")
-        weighting = weighting_lib.get(loss_weighting)
+        weighting = get_weighting(loss_weighting)
         jit_compile = kwargs.pop("jit_compile", "auto")
         probe, gradient_mode = self._resolve_probe(probe, weighting, jit_compile)
         if gradient_mode == "grouped":
@@ -548,11 +548,17 @@ class MultiTaskModel(keras.Model):
         own = list(getattr(layer, "trainable_weights", []))
         if not own:
             return step.variables, step.gradients
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
         with tf.GradientTape() as tape:
             auxiliary = layer.auxiliary_loss(step.task_losses, step.gram, step.present)
+            if auxiliary is not None:
+                # Every replica computes the same auxiliary loss and the optimizer sums the
+                # replicas' gradients: count it once.
+                scaled = step.loss_scale * auxiliary / replicas
         if auxiliary is None:
             return step.variables, step.gradients
-        grads = tape.gradient(step.loss_scale * auxiliary, own)
+        grads = tape.gradient(scaled, own)
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, own, strict=True)]
         return step.variables + own, step.gradients + grads
 

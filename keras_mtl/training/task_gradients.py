@@ -165,7 +165,8 @@ def task_gradients(
                 if weights_fn is not None:  # MGDA-UB: weights from Z, then one weighted pass
                     task_weights = tf.stop_gradient(
                         weights_fn(rows, tf.range(num_tasks), sums))
-        total = tf.reduce_sum(task_weights * objectives) + scale * regularization
+        penalty = scale * regularization
+        total = tf.reduce_sum(task_weights * objectives) + penalty
     if mode in ("off", "representation"):
         gradients = _dense(tape.gradient(total, variables), variables)
         del tape
@@ -176,7 +177,7 @@ def task_gradients(
     # One backward pass per task (a while loop inside `jacobian`), then their weighted sum.
     jacobian = tape.jacobian(objectives, variables, experimental_use_pfor=False,
                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    penalty = _dense(tape.gradient(scale * regularization, variables), variables)
+    penalty = _dense(tape.gradient(penalty, variables), variables)
     del tape
     gradients = [tf.tensordot(task_weights, j, axes=1) + p
                  for j, p in zip(jacobian, penalty, strict=True)]

@@ -12,7 +12,9 @@ class TrainingState(keras.metrics.Metric):
     `step`, `reason` and `bad_tasks` of the last skipped one (reason 1: non-finite loss,
     2: non-finite gradients, 3: task ids out of range); `task_losses`, the last step's
     per-task mean losses (what loss weightings see before the next step's gradients). It is
-    not one of `model.metrics`: Keras never resets it. `result()` gives `skipped_steps`.
+    not one of `model.metrics`: Keras never resets it, and, unlike a metric, it is saved with
+    the model (`.keras`, `save_weights`, `BackupAndRestore`), so a resumed run weighs its first
+    step as the uninterrupted one would. `result()` gives `skipped_steps`.
 
     Args:
         num_tasks: T.
@@ -48,6 +50,14 @@ class TrainingState(keras.metrics.Metric):
 
     def reset_state(self):  # cumulative over the model's life: Keras never resets it
         pass
+
+    def save_own_variables(self, store):
+        for index, variable in enumerate(self.variables):
+            store[str(index)] = variable.numpy()
+
+    def load_own_variables(self, store):
+        for index, variable in enumerate(self.variables):
+            variable.assign(store[str(index)])
 
     def get_config(self):
         return {"num_tasks": self.num_tasks, "name": self.name, "dtype": self.dtype}

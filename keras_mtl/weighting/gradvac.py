@@ -152,5 +152,5 @@ class GradVacWeighting(Weighting):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"beta": self.beta, "seed": self.seed})
+        config.update({"beta": self.beta, "seed": self._seed_value})  # the drawn seed too
         return config

@@ -87,8 +87,9 @@ class PCGradWeighting(Weighting):
         seed: int seed of the random orders. The orders are stateless functions of
             `(seed, step)`, where `step` counts calls in a saved variable, so a resumed run
             continues the sequence. None draws a seed from Python's `random` at construction
-            (reproducible under `keras.utils.set_random_seed`), not saved in the config. XLA's
-            random kernels give other orders than TensorFlow's for the same seed.
+            (reproducible under `keras.utils.set_random_seed`), saved in the config so that a
+            loaded model continues the same sequence. XLA's random kernels give other orders
+            than TensorFlow's for the same seed.
 
     Example:
 
@@ -127,5 +128,5 @@ class PCGradWeighting(Weighting):
 
     def get_config(self):
         config = super().get_config()
-        config["seed"] = self.seed
+        config["seed"] = self._seed_value  # the drawn seed, so a loaded model continues
         return config

@@ -34,7 +34,7 @@ class RandomLossWeighting(Weighting):
     Args:
         seed: int seed. The draws are stateless normals keyed on `(seed, step)` with a saved
             step counter (identical on every replica, continued on resume). None draws a
-            seed from Python's `random` at construction, not saved in the config. XLA's
+            seed from Python's `random` at construction (saved in the config). XLA's
             random kernels give other draws than TensorFlow's for the same seed, so a
             `jit_compile=True` run follows another (equally seeded) sequence.
 
@@ -73,5 +73,5 @@ class RandomLossWeighting(Weighting):
 
     def get_config(self):
         config = super().get_config()
-        config["seed"] = self.seed
+        config["seed"] = self._seed_value  # the drawn seed, so a loaded model continues
         return config

@@ -10,7 +10,8 @@ from training_helpers import build_embedding_model, triplet_batch, triplet_input
 
 from keras_mtl import MultiTaskModel
 from keras_mtl.losses import TaskRelevanceLoss, TripletLoss, interleave_triplets, triplet_loss
-from keras_mtl.training import ConflictMatrixCallback, FixedWeighting, min_norm_weights
+from keras_mtl.training import ConflictMatrixCallback
+from keras_mtl.weighting import FixedWeighting, min_norm_weights
 
 MARGIN = 1.0
 
@@ -138,7 +139,7 @@ def test_mgda_update_is_min_norm_combination_of_task_gradients():
         np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
 
 
-@pytest.mark.parametrize("probe", ["off", "grouped"])
+@pytest.mark.parametrize("probe", ["off", "grouped", "full"])
 def test_regularizer_gradient_is_added_once(probe):
     # Task-relevance regulariser (Zhao Eq. 8) on the modulation weights, perturbed so that the
     # hinge is active: its gradient must enter the update exactly once in every probe mode.

@@ -7,13 +7,11 @@ import tensorflow as tf
 from weighting_cases import case
 
 import keras_mtl.weighting as weighting_lib
-from keras_mtl.training import loss_weighting as legacy
 from keras_mtl.weighting import (
     FixedWeighting,
     MGDAWeighting,
     PCGradWeighting,
     UniformWeighting,
-    Weighting,
 )
 
 NAMES = sorted(weighting_lib.METHODS)
@@ -112,13 +110,6 @@ def test_input_validation():
         built.task_weights([1.0, 1.0])
     with pytest.raises(NotImplementedError, match="not called as a layer"):
         UniformWeighting()(np.ones(2))
-
-
-def test_legacy_module_reexports_the_new_classes():
-    assert legacy.LossWeighting is Weighting
-    assert legacy.MGDAWeighting is MGDAWeighting and legacy.get is weighting_lib.get
-    np.testing.assert_allclose(legacy.min_norm_weights(np.eye(2, dtype="float32")), [0.5, 0.5],
-                               atol=1e-6)
 
 
 @pytest.mark.parametrize("name", NAMES)
