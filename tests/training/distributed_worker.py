@@ -15,7 +15,7 @@ import tensorflow as tf
 STEPS, GLOBAL_BATCH = 3, 12
 
 
-def _train(strategy=None, dataset=False, probe_every=1):
+def _train(strategy=None, dataset=False, probe_every=1, weighting="uniform"):
     import keras
     from training_helpers import build_embedding_model, triplet_inputs
 
@@ -25,7 +25,7 @@ def _train(strategy=None, dataset=False, probe_every=1):
     with scope:
         model = build_embedding_model(task_names=["a", "b", "c"])
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss=TripletLoss(1.0),
-                      probe="grouped", probe_every=probe_every)
+                      probe="grouped", probe_every=probe_every, loss_weighting=weighting)
     batch = triplet_inputs(size=STEPS * GLOBAL_BATCH)
     if dataset:
         data = tf.data.Dataset.from_tensor_slices(batch).batch(3 * GLOBAL_BATCH)
@@ -43,6 +43,7 @@ def _train(strategy=None, dataset=False, probe_every=1):
         "num_replicas": strategy.num_replicas_in_sync if strategy is not None else 1,
         "cosine": [[None if x != x else float(x) for x in row] for row in matrices["cosine"]],
         "probed_batches": matrices["probed_batches"].tolist(),
+        "weighting_state": [w.numpy().tolist() for w in model.task_weighting.weights],
     }
 
 
@@ -52,11 +53,15 @@ def main():
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        devices = ["/cpu:0", "/cpu:1"]
-        result = {"single": _train(), "mirrored": _train(tf.distribute.MirroredStrategy(devices)),
+        # One strategy for every run: separate MirroredStrategy objects in one process reuse
+        # collective instance keys, which clash when their all-reduces differ in shape.
+        mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        result = {"single": _train(), "mirrored": _train(mirrored),
                   "single_every2": _train(probe_every=2),
-                  "mirrored_every2": _train(tf.distribute.MirroredStrategy(devices),
-                                            probe_every=2)}
+                  "mirrored_every2": _train(mirrored, probe_every=2)}
+        for name in ("cagrad", "uw"):  # a gradient method; a learnable loss weighting
+            result[f"single_{name}"] = _train(weighting=name)
+            result[f"mirrored_{name}"] = _train(mirrored, weighting=name)
     elif mode == "worker":
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         result = _train(strategy, dataset=True)

@@ -56,6 +56,13 @@ def test_mirrored_two_cpus_matches_one_device(tmp_path):
     _assert_same_training(result["mirrored_every2"], result["single_every2"])
     np.testing.assert_allclose(result["mirrored_every2"]["weights"][0],
                                result["mirrored"]["weights"][0], atol=2e-5)
+    # Weightings combine after the cross-replica sum; UW's own parameters train once.
+    for name in ("cagrad", "uw"):
+        _assert_same_training(result[f"mirrored_{name}"], result[f"single_{name}"])
+        for a, b in zip(result[f"mirrored_{name}"]["weighting_state"],
+                        result[f"single_{name}"]["weighting_state"], strict=True):
+            np.testing.assert_allclose(a, b, atol=2e-5)
+    assert np.abs(result["single_uw"]["weighting_state"][0]).max() > 0  # it did train
 
 
 def _free_ports(count):
