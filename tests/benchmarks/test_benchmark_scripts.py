@@ -112,3 +112,38 @@ def test_jit_compile_quick(tmp_path):
     args = module.parse_args(["--quick"])
     grouped = module.measure("modulation", "grouped", True, args)
     assert grouped["status"] == "n/a" and "jit_compile=False" in grouped["reason"]
+
+
+@pytest.mark.slow
+def test_many_tasks_quick(tmp_path):
+    data = run_quick("many_tasks", tmp_path)
+    rows = data["results"]
+    assert [(r["num_tasks"], r["probe"]) for r in rows] == [
+        (t, p) for t in (2, 8) for p in ("off", "exact", "sketch")]
+    for row in rows:
+        assert "reason" not in row, row
+        assert_timed(row, "first_step_s", "peak_rss_mib")
+        assert row["step_vs_off"] > 0 and "extra_mib" in row
+    assert [r["first_vs_small_t"] for r in rows[:3]] == [1.0, 1.0, 1.0]
+
+
+def test_many_tasks_sketch_error_quick(tmp_path):
+    report = load("many_tasks").main(["--quick", "--sketch-error", "--output", str(tmp_path)])
+    rows = report["results"]
+    assert [r["sketch_dim"] for r in rows] == [64, 256]
+    for row in rows:
+        assert row["pairs"] > 0
+        assert 0 <= row["mean_abs_cosine_error"] <= row["max_abs_cosine_error"] <= 2
+        assert 0 <= row["sign_flip_fraction"] <= 1
+
+
+@pytest.mark.slow
+def test_weighting_cost_quick(tmp_path):
+    data = run_quick("weighting_cost", tmp_path)
+    rows = data["results"]
+    keys = {(r["method"], r["mode"]) for r in rows}
+    assert ("uniform", "plain") in keys and ("pcgrad", "grouped") in keys
+    assert ("mgda", "full") in keys
+    for row in rows:
+        assert row["median_s"] > 0 and row["vs_plain"] > 0
+    assert next(r for r in rows if r["mode"] == "plain")["vs_plain"] == 1.0
