@@ -21,6 +21,7 @@ from keras_mtl.training.task_gradients import task_gradients
 from keras_mtl.training.task_losses import build_loss_plan, task_counts, task_loss_sums
 from keras_mtl.training.training_monitor import SummaryProgbar, TrainingMonitor
 from keras_mtl.training.training_state import TrainingState
+from keras_mtl.weighting import UniformWeighting
 from keras_mtl.weighting import get as get_weighting
 
 PROBES = ("grouped", "full", "representation", "off")
@@ -398,7 +399,8 @@ class MultiTaskModel(keras.Model):
         present = counts > 0
         gradient_method = bool(getattr(weighting, "needs_task_gradients", False))
         # Loss weightings weigh this pass with what they know from earlier steps.
-        pre_weights = tf.ones([num_tasks]) if gradient_method else weighting.task_weights(
+        plain = gradient_method or isinstance(weighting, UniformWeighting)
+        pre_weights = tf.ones([num_tasks]) if plain else weighting.task_weights(
             self.training_state.task_losses, None, present)
         loss_scale = self.optimizer.scale_loss(tf.constant(1.0))
         variables = self.network_variables

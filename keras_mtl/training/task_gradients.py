@@ -82,6 +82,11 @@ def _flat_shared(gradients, shared, sketch):
     return gradient_probe.count_sketch(flat, buckets, signs, dim)
 
 
+def _all_ones(weights):
+    value = tf.get_static_value(weights)
+    return value is not None and bool((value == 1).all())
+
+
 def _rows(structure, start, size):
     if structure is None:
         return None
@@ -199,19 +204,27 @@ def _grouped(forward_fn, loss_fn, batch, variables, shared, num_tasks, task_scal
     count = tf.size(tasks)
     specs = tf.nest.flatten(output_spec)
 
+    # Known at trace time: skip work a step does not need (fewer ops per task group).
+    unweighted = _all_ones(task_weights)
+
     def body(k, sums_acc, reg_acc, rows_ta, output_tas, grads_acc):
         part = TaskBatch(*(_rows(field, starts[k], sizes[k]) for field in ordered))
         with tf.GradientTape(persistent=True) as tape:
             y_pred, regularization = forward_fn(part.x)
+            penalized = tf.get_static_value(regularization) != 0
             regularization = tf.cast(tf.equal(k, 0), tf.float32) * regularization  # once
             sums, _ = loss_fn(y_pred, part)
             objective = scale * tf.reduce_sum(task_scale * sums)
             penalty = scale * regularization
         task_grads = _dense(tape.gradient(objective, variables), variables)  # one backward pass
-        penalty_grads = _dense(tape.gradient(penalty, variables), variables)  # weights only
+        grads = task_grads
+        if not unweighted:
+            weight = tf.gather(task_weights, tasks[k])
+            grads = [weight * g for g in grads]
+        if penalized:  # weight penalties (regularizers): a short backward pass, weights only
+            penalty_grads = _dense(tape.gradient(penalty, variables), variables)
+            grads = [g + p for g, p in zip(grads, penalty_grads, strict=True)]
         del tape
-        weight = tf.gather(task_weights, tasks[k])
-        grads = [weight * g + p for g, p in zip(task_grads, penalty_grads, strict=True)]
         row = _flat_shared(task_grads, shared, sketch) / scale
         output_tas = [ta.write(k, tf.cast(out, ta.dtype)) for ta, out in
                       zip(output_tas, tf.nest.flatten(y_pred), strict=True)]
