@@ -147,3 +147,14 @@ def test_weighting_cost_quick(tmp_path):
     for row in rows:
         assert row["median_s"] > 0 and row["vs_plain"] > 0
     assert next(r for r in rows if r["mode"] == "plain")["vs_plain"] == 1.0
+
+
+@pytest.mark.slow
+def test_multi_worker_quick(tmp_path):
+    data = run_quick("multi_worker", tmp_path)
+    assert [r["workers"] for r in data["results"]] == [1, 2]
+    for row in data["results"]:
+        assert row["triplets_per_s"] > 0 and row["median_s"] > 0
+    agreement = data["agreement"]
+    assert agreement["max_cosine_difference"] < 1e-3 and agreement["max_ucr_difference"] == 0
+    assert agreement["weights_checksum_relative_difference"] < 1e-5
