@@ -1,7 +1,11 @@
 """Cross-stitch networks (Misra et al.; Bhuin et al.) and the split-network baseline."""
 
-from collections.abc import Sequence
+from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
 from keras import layers
 
 from keras_mtl.layers import ColumnConv2D, ColumnDense, CrossStitch, UnstackColumns
@@ -12,12 +16,13 @@ from keras_mtl.models.common import (
     model_inputs,
     resolve_task_names,
 )
+from keras_mtl.training import MultiTaskModel
 
 # Bhuin et al. Sec. 5 / TCDCN (Zhang et al. 2014): 40x40 input, four convs, three poolings, fc.
 BHUIN_CONVS = ((16, 5), (48, 3), (64, 3), (64, 2))  # (filters, kernel); pooling after 1-3
 
 
-def _per_task(name: str, value, num_tasks: int, kind) -> list:
+def _per_task(name: str, value: Any, num_tasks: int, kind: Callable[[Any], bool]) -> list:
     values = list(value) if isinstance(value, list | tuple) else [value] * num_tasks
     if len(values) != num_tasks or not all(kind(v) for v in values):
         raise ValueError(
@@ -28,15 +33,15 @@ def _per_task(name: str, value, num_tasks: int, kind) -> list:
 
 
 def _columns_network(
-    image,
+    image: keras.KerasTensor,
     num_tasks: int,
     filters: Sequence[int],
     fc_units: int,
     activation: str,
-    stitch=None,
-    related_weights: float = 0.0,
+    stitch: Callable[[keras.KerasTensor, str], keras.KerasTensor] | None = None,
+    related_weight: float = 0.0,
     related_form: str = "exp",
-):
+) -> tuple[keras.KerasTensor, list[str]]:
     """The Bhuin backbone on `num_tasks` stacked columns; `stitch(x, name)` after each layer.
 
     Returns the `(batch, T, fc_units)` fc output and the names of the column layers.
@@ -44,7 +49,7 @@ def _columns_network(
     x = layers.Reshape((1,) + tuple(image.shape[1:]), name="add_column_axis")(image)
     x = layers.Concatenate(axis=1, name="columns")([x] * num_tasks) if num_tasks > 1 else x
     names = []
-    related = dict(related_weights=related_weights, related_form=related_form)
+    related = dict(related_weight=related_weight, related_form=related_form)
     for i, ((_, kernel), width) in enumerate(zip(BHUIN_CONVS, filters, strict=True), start=1):
         conv = ColumnConv2D(
             num_tasks, width, kernel, activation=activation, name=f"conv{i}", **related
@@ -118,11 +123,11 @@ def cross_stitch_net(
     same_init: float = 0.9,
     diff_init: float | None = None,
     lr_multiplier: float = 1.0,
-    related_weights: float = 0.0,
+    related_weight: float = 0.0,
     related_form: str = "exp",
     task_names: Sequence[str] | None = None,
     name: str | None = None,
-):
+) -> MultiTaskModel:
     """T columns of a small conv net with a cross-stitch unit after every layer.
 
     The backbone of Bhuin et al. (Sec. 5; TCDCN's): 40x40 input, conv 5x5 (16) + pool, conv
@@ -132,7 +137,7 @@ def cross_stitch_net(
     after pool1, pool2, pool3, conv4 and fc; then each task's head on its own column: a
     `Dense(head_units[t], head_activations[t])` named `head_<task>`. Heads may differ in size
     and type, e.g. Bhuin's landmark regression (10 linear units, MSE) with pose classification
-    (5 units, softmax cross-entropy). With `related_weights = lambda > 0` every column layer
+    (5 units, softmax cross-entropy). With `related_weight = lambda > 0` every column layer
     adds the related-weights regulariser (Bhuin Eq. 6-7) between its columns (columns then
     start from equal kernels); it is part of `model.losses`, so `fit` minimises it.
 
@@ -152,7 +157,7 @@ def cross_stitch_net(
         same_init: initial alpha of a column onto itself (0.9).
         diff_init: initial alpha between columns (None: `(1 - same_init) / (T - 1)`).
         lr_multiplier: gradient multiplier of the stitch units.
-        related_weights: lambda of the related-weights regulariser (0 = off).
+        related_weight: the weight lambda of the related-weights regulariser (0 = off).
         related_form: `"exp"` (Eq. 7) or `"l2"`.
         task_names: optional task names; default `task_0`, ...
         name: model name.
@@ -189,7 +194,7 @@ def cross_stitch_net(
     n = len(task_names)
     stitches = []
 
-    def stitch(x, point):
+    def stitch(x: keras.KerasTensor, point: str) -> keras.KerasTensor:
         unit = CrossStitch(
             n,
             granularity=granularity,
@@ -202,7 +207,7 @@ def cross_stitch_net(
         return unit(x)
 
     x, columns = _columns_network(
-        image, n, filters, fc_units, activation, stitch, related_weights, related_form
+        image, n, filters, fc_units, activation, stitch, related_weight, related_form
     )
     outputs, heads = _heads(UnstackColumns(n, name="unstack")(x), task_names, units, acts)
     specific = [h.name for h in heads] + columns + stitches
@@ -222,7 +227,7 @@ def split_network(
     activation: str = "tanh",
     task_names: Sequence[str] | None = None,
     name: str | None = None,
-):
+) -> MultiTaskModel:
     """The split-network baseline: one shared backbone, split into task heads at the last layer.
 
     The same backbone as `cross_stitch_net` (one column, no stitch units), with every task's
@@ -233,8 +238,14 @@ def split_network(
 
     Args:
         num_tasks: number of tasks (heads), >= 1.
-        head_units, head_activations, input_shape, filters, fc_units, activation,
-        task_names, name: as in `cross_stitch_net`.
+        head_units: outputs of each task's head (one int for all, or one per task).
+        head_activations: activation of each head (`None` = linear logits / regression).
+        input_shape: `(height, width, channels)`, at least 32x32 (40x40x1 in the paper).
+        filters: widths of conv1..conv4.
+        fc_units: width of the shared fc layer.
+        activation: activation of every conv and fc layer.
+        task_names: optional task names; default `task_0`, ...
+        name: model name.
 
     Returns:
         A `MultiTaskModel` with inputs `{"image", "task_id"}` and a dict output

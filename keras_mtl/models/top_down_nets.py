@@ -1,6 +1,9 @@
 """Top-down modulation networks (BU1 -> TD -> BU2) on LeNet, VGG-11, ResNet-18, and baselines."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
+from typing import Any
 
 from keras import layers
 
@@ -9,6 +12,7 @@ from keras_mtl.layers.tensor_modulation import CONNECTIVITIES
 from keras_mtl.models.blocks import (
     ConvUnit,
     Stage,
+    StagePart,
     apply_stages,
     conv_specs,
     resnet_stages,
@@ -24,6 +28,7 @@ from keras_mtl.models.common import (
     resolve_task_names,
     scaled,
 )
+from keras_mtl.training import MultiTaskModel
 
 BACKBONES = ("lenet", "vgg11", "resnet18")
 METHODS = ("top_down", "single_task", "multi_branch", "ch_mod")
@@ -32,10 +37,17 @@ DEFAULT_INPUT_SHAPES = {"lenet": (28, 28, 1), "vgg11": (224, 224, 3), "resnet18"
 DEFAULT_FC = {"lenet": ((50,), (50,)), "vgg11": ((), (4096, 4096)), "resnet18": ((), ())}
 
 
-def lenet_stages(width_multiplier: float = 1.0, prefix: str = "", trainable: bool = True):
+def lenet_stages(
+    width_multiplier: float = 1.0, prefix: str = "", trainable: bool = True
+) -> list[StagePart]:
     """LeNet's two conv stages (Sener & Koltun): 5x5 conv (10) + 2x2 pool, 5x5 conv (20) + pool.
 
     `valid` convs without bias and ReLU; 28x28x1 -> 12x12x10 -> 4x4x20 (320 features).
+
+    Args:
+        width_multiplier: scales both conv widths.
+        prefix: prefix of every layer name (one independent copy per prefix).
+        trainable: whether the layers are trainable.
     """
     return [
         Stage(
@@ -139,13 +151,13 @@ def top_down_net(
     num_classes: int = 10,
     connectivity: str = "gated",
     td_connectivity: str = "add",
-    td_output: bool = False,
+    return_td_map: bool = False,
     width_multiplier: float = 1.0,
     shared_fc: Sequence[int] | None = None,
     branch_fc: Sequence[int] | None = None,
     task_names: Sequence[str] | None = None,
     name: str | None = None,
-):
+) -> MultiTaskModel:
     """The top-down modulation network of Levi & Ullman, or one of its baselines.
 
     Backbones (split in conv stages and a classifier, Sec. 4.2): `"lenet"` (Multi-MNIST,
@@ -186,7 +198,7 @@ def top_down_net(
         num_classes: outputs of the classifier (the same for every task).
         connectivity: TD -> BU2 modulation, `"gated"`, `"multiply"` or `"add"` (top-down).
         td_connectivity: BU1 -> TD lateral combination (top-down).
-        td_output: also output `"td_map"`, a 1x1 conv of the lowest TD tensor to one channel
+        return_td_map: also output `"td_map"`, a 1x1 conv of the lowest TD tensor to one channel
             (logits of an attention / localisation map for an auxiliary loss, Sec. 4.3.4).
         width_multiplier: scales every conv width.
         shared_fc: units of the fc layers shared by all tasks after the conv stages
@@ -198,8 +210,8 @@ def top_down_net(
 
     Returns:
         A `MultiTaskModel` with inputs `{"image", "task_id"}` and output `"logits"`
-        `(batch, num_classes)`, the sample's prediction for its own task; with `td_output`
-        a dict `{"logits": ..., "td_map": (batch, h0, w0, 1)}` (top-down only).
+        `(batch, num_classes)`, the sample's prediction for its own task; with
+        `return_td_map` a dict `{"logits": ..., "td_map": (batch, h0, w0, 1)}` (top-down only).
 
     Example:
 
@@ -214,10 +226,10 @@ def top_down_net(
     check_choice("td_connectivity", td_connectivity, CONNECTIVITIES)
     check_positive_int("num_classes", num_classes)
     width_multiplier = check_width_multiplier(width_multiplier)
-    if td_output and method != "top_down":
+    if return_td_map and method != "top_down":
         raise ValueError(
-            "Expected `td_output=True` only with method='top_down' (the baselines have no TD "
-            f"stream). Received: method={method!r}, td_output=True"
+            "Expected `return_td_map=True` only with method='top_down' (the baselines have no "
+            f"TD stream). Received: method={method!r}, return_td_map=True"
         )
     input_shape = tuple(input_shape or DEFAULT_INPUT_SHAPES[backbone])
     minimum = 28 if backbone == "lenet" else 32
@@ -251,7 +263,7 @@ def top_down_net(
                 image, task_id, net, n, connectivity, td_connectivity, use_bias
             )
             specific += names
-            if td_output:
+            if return_td_map:
                 outputs["td_map"] = layers.Conv2D(1, 1, name="td_map")(td)
         elif method == "ch_mod":
             x = image
@@ -286,16 +298,31 @@ def _select(columns, task_id, num_tasks):
     return SelectTaskColumn(num_tasks, name="logits")([columns, task_id])
 
 
-def top_down_lenet(num_tasks: int, **kwargs):
-    """`top_down_net(num_tasks, backbone="lenet", **kwargs)` (Multi-MNIST, Table 1 / 5a)."""
+def top_down_lenet(num_tasks: int, **kwargs: Any) -> MultiTaskModel:
+    """`top_down_net(num_tasks, backbone="lenet", **kwargs)` (Multi-MNIST, Table 1 / 5a).
+
+    Args:
+        num_tasks: number of tasks.
+        **kwargs: the other arguments of `top_down_net` (not `backbone`).
+    """
     return top_down_net(num_tasks, backbone="lenet", **kwargs)
 
 
-def top_down_vgg11(num_tasks: int, **kwargs):
-    """`top_down_net(num_tasks, backbone="vgg11", **kwargs)` (CLEVR, Table 3 / 5b)."""
+def top_down_vgg11(num_tasks: int, **kwargs: Any) -> MultiTaskModel:
+    """`top_down_net(num_tasks, backbone="vgg11", **kwargs)` (CLEVR, Table 3 / 5b).
+
+    Args:
+        num_tasks: number of tasks.
+        **kwargs: the other arguments of `top_down_net` (not `backbone`).
+    """
     return top_down_net(num_tasks, backbone="vgg11", **kwargs)
 
 
-def top_down_resnet18(num_tasks: int, **kwargs):
-    """`top_down_net(num_tasks, backbone="resnet18", **kwargs)` (CUB-200, Table 4)."""
+def top_down_resnet18(num_tasks: int, **kwargs: Any) -> MultiTaskModel:
+    """`top_down_net(num_tasks, backbone="resnet18", **kwargs)` (CUB-200, Table 4).
+
+    Args:
+        num_tasks: number of tasks.
+        **kwargs: the other arguments of `top_down_net` (not `backbone`).
+    """
     return top_down_net(num_tasks, backbone="resnet18", **kwargs)
