@@ -28,8 +28,9 @@ class ColumnLayer(keras.layers.Layer):
     adds Bhuin et al.'s related-weights regulariser between them to the model's losses:
     `related_weight * sum_{i<j} r_w(W_i, W_j)` over the column pairs (Eq. 6-7, see
     `keras_mtl.losses.related_weights_loss`). Every column kernel and bias is task-specific
-    (`task_specific_weights`). Subclasses call `_build_columns` in `build` and `_finish` on
-    the per-column outputs in `call`.
+    (`task_specific_weights`), except with a single column (T = 1, e.g. the shared backbone of
+    `keras_mtl.models.split_network`), which every task of the model uses. Subclasses call
+    `_build_columns` in `build` and `_finish` on the per-column outputs in `call`.
 
     Reference:
         Bhuin et al., cross-stitch networks with related weights, Sec. 3.3, Eq. 6-7.
@@ -111,6 +112,8 @@ class ColumnLayer(keras.layers.Layer):
 
     @property
     def task_specific_weights(self) -> list[keras.Variable]:
+        if self.num_tasks == 1:  # one column, shared by every task
+            return []
         return [w for w in (self.kernel, self.bias) if w is not None]
 
     def related_penalty(self) -> Tensor:

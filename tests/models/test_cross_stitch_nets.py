@@ -76,6 +76,11 @@ def test_split_network(keras_roundtrip):
     assert not any(isinstance(layer, CrossStitch) for layer in model.layers)
     single_column = model.get_layer("conv1").kernel.shape[0]
     assert single_column == 1
+    # the one column is the shared backbone: only the heads belong to individual tasks
+    assert sorted(v.path for v in model.task_specific_variables) == [
+        "head_landmarks/bias", "head_landmarks/kernel", "head_pose/bias", "head_pose/kernel"]
+    assert {v.path.split("/")[0] for v in model.shared_variables} == {
+        "conv1", "conv2", "conv3", "conv4", "fc"}
 
 
 def test_errors():
