@@ -292,3 +292,54 @@ def dense_stack(
 
     return apply
 
+
+POOLINGS = ("flatten", "avg")
+
+
+class FeatureTrunk:
+    """Conv stages, then flatten or global average pooling, then shared Dense + ReLU layers.
+
+    The shared part of a classification network (everything before the task heads), built
+    once and called on the top stage's output (`trunk(x)`), so that the conv stages can be run
+    plain or with modulation in between (the top-down builders). Layers: `<prefix>pool_features`
+    and `<prefix>shared_fc1`, `<prefix>shared_fc2`, ...
+
+    Args:
+        stages: the conv stages (callables `stage(x, hook) -> x`).
+        pooling: `"flatten"` or `"avg"` (global average pooling) after the last stage.
+        shared_fc: units of the Dense + ReLU layers after the pooling (may be empty).
+        use_bias: whether the Dense layers have biases.
+        prefix: prefix of the layer names.
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[StagePart],
+        pooling: str,
+        shared_fc: Sequence[int],
+        use_bias: bool = True,
+        prefix: str = "",
+    ) -> None:
+        self.stages = list(stages)
+        pool = layers.Flatten if pooling == "flatten" else layers.GlobalAveragePooling2D
+        self.pool = pool(name=f"{prefix}pool_features")
+        self.fc = [
+            layers.Dense(u, activation="relu", use_bias=use_bias, name=f"{prefix}shared_fc{i}")
+            for i, u in enumerate(shared_fc, start=1)
+        ]
+
+    @property
+    def output_layer(self) -> str:
+        """The name of the trunk's last layer: its output is the shared representation."""
+        return (self.fc[-1] if self.fc else self.pool).name
+
+    def trunk(self, features: keras.KerasTensor) -> keras.KerasTensor:
+        """Pooling and shared Dense layers on the top stage's output `features`."""
+        x = self.pool(features)
+        for layer in self.fc:
+            x = layer(x)
+        return x
+
+    def __call__(self, x: keras.KerasTensor) -> keras.KerasTensor:
+        """The whole trunk: every stage, then `trunk`."""
+        return self.trunk(apply_stages(x, self.stages)[-1])

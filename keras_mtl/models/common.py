@@ -69,15 +69,17 @@ def resolve_task_names(num_tasks: int, task_names: Sequence[str] | None) -> list
 
 
 class ModelInputs(NamedTuple):
-    """The builders' two `keras.Input`s and the checked tensors their layers use."""
+    """The builders' `keras.Input`s and the checked tensors their layers use."""
 
     image_input: keras.KerasTensor  # float32 (batch, H, W, C), the model input `image`
-    task_input: keras.KerasTensor  # int64 (batch,), the model input `task_id`
+    task_input: keras.KerasTensor | None  # int64 (batch,), the model input `task_id`
     image: keras.KerasTensor  # `image_input` after `InputShapeCheck`
-    task_id: keras.KerasTensor  # `task_input` after `TaskIdValidation`: int32 (batch,)
+    task_id: keras.KerasTensor | None  # `task_input` after `TaskIdValidation`: int32 (batch,)
 
 
-def model_inputs(input_shape: Sequence[int], num_tasks: int) -> ModelInputs:
+def model_inputs(
+    input_shape: Sequence[int], num_tasks: int, task_input: bool = True
+) -> ModelInputs:
     """The inputs of every builder, each checked once per model call.
 
     `image` is a float32 input of shape `(batch,) + input_shape`, followed by an
@@ -92,6 +94,8 @@ def model_inputs(input_shape: Sequence[int], num_tasks: int) -> ModelInputs:
     Args:
         input_shape: `(height, width, channels)` of the images.
         num_tasks: T, the range of valid task ids.
+        task_input: whether the model takes a `task_id` input; False (every sample labelled
+            for every task) leaves `task_input` and `task_id` None.
 
     Returns:
         A `ModelInputs`: build the network on `.image` and `.task_id`, and pass the whole
@@ -106,12 +110,15 @@ def model_inputs(input_shape: Sequence[int], num_tasks: int) -> ModelInputs:
             f"Received: input_shape={input_shape!r}"
         )
     image_input = keras.Input(shape=input_shape, dtype="float32", name="image")
-    task_input = keras.Input(shape=(), dtype="int64", name="task_id")
+    image = InputShapeCheck(name="check_image")(image_input)
+    if not task_input:
+        return ModelInputs(image_input, None, image, None)
+    ids_input = keras.Input(shape=(), dtype="int64", name="task_id")
     return ModelInputs(
         image_input=image_input,
-        task_input=task_input,
-        image=InputShapeCheck(name="check_image")(image_input),
-        task_id=TaskIdValidation(num_tasks, name="check_task_id")(task_input),
+        task_input=ids_input,
+        image=image,
+        task_id=TaskIdValidation(num_tasks, name="check_task_id")(ids_input),
     )
 
 
@@ -153,14 +160,22 @@ def build_model(
     task_names: Sequence[str],
     task_specific_layers: Sequence[str],
     name: str,
+    representation_layer: str | None = None,
 ) -> MultiTaskModel:
-    """Wraps the functional graph from `model_inputs(...)` to `outputs` into a `MultiTaskModel`."""
+    """Wraps the functional graph from `model_inputs(...)` to `outputs` into a `MultiTaskModel`.
+
+    The model's inputs are `{"image"}`, plus `"task_id"` when `inputs` has a task input.
+    """
+    model_input = {"image": inputs.image_input}
+    if inputs.task_input is not None:
+        model_input["task_id"] = inputs.task_input
     return MultiTaskModel(
-        inputs={"image": inputs.image_input, "task_id": inputs.task_input},
+        inputs=model_input,
         outputs=outputs,
         task_names=list(task_names),
         num_tasks=len(task_names),
         task_specific_layers=list(task_specific_layers),
+        representation_layer=representation_layer,
         name=name,
     )
 

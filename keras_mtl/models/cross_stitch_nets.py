@@ -125,6 +125,7 @@ def cross_stitch_net(
     lr_multiplier: float = 1.0,
     related_weight: float = 0.0,
     related_form: str = "exp",
+    task_input: bool = True,
     task_names: Sequence[str] | None = None,
     name: str | None = None,
 ) -> MultiTaskModel:
@@ -159,14 +160,18 @@ def cross_stitch_net(
         lr_multiplier: gradient multiplier of the stitch units.
         related_weight: the weight lambda of the related-weights regulariser (0 = off).
         related_form: `"exp"` (Eq. 7) or `"l2"`.
+        task_input: whether the model takes a `task_id` input. True (default): one task per
+            sample, each row's loss from its own task's output (`task_id` is not used by the
+            network). False: every sample labelled for every task (the Misra / Bhuin set-up),
+            the model takes `image` only and `fit(x, {task_name: labels})` trains every head
+            on every row (a missing label, -1 / NaN, leaves the row out of that task).
         task_names: optional task names; default `task_0`, ...
         name: model name.
 
     Returns:
-        A `MultiTaskModel` with inputs `{"image", "task_id"}` and a dict output
-        `{task_name: head output}`: every sample gets every task's prediction (the Misra /
-        Bhuin set-up labels each image for all tasks); compile with a loss per task name.
-        `task_id` is accepted for the common interface and unused.
+        A `MultiTaskModel` with inputs `{"image", "task_id"}` (`{"image"}` without
+        `task_input`) and a dict output `{task_name: head output}`: every sample gets every
+        task's prediction; compile with a loss per task name.
 
     Example:
 
@@ -189,7 +194,7 @@ def cross_stitch_net(
     )
     check_choice("granularity", granularity, ("layer", "channel"))
     check_choice("related_form", related_form, ("exp", "l2"))
-    inputs = model_inputs(input_shape, len(task_names))
+    inputs = model_inputs(input_shape, len(task_names), task_input)
     image = inputs.image
     n = len(task_names)
     stitches = []
@@ -225,13 +230,16 @@ def split_network(
     filters: Sequence[int] = (16, 48, 64, 64),
     fc_units: int = 100,
     activation: str = "tanh",
+    task_input: bool = True,
     task_names: Sequence[str] | None = None,
     name: str | None = None,
 ) -> MultiTaskModel:
     """The split-network baseline: one shared backbone, split into task heads at the last layer.
 
     The same backbone as `cross_stitch_net` (one column, no stitch units), with every task's
-    head on the shared fc output (Bhuin et al. Sec. 3.1 / 5.1, after MTFL).
+    head on the shared fc output (Bhuin et al. Sec. 3.1 / 5.1, after MTFL). The shared fc
+    output (layer `shared_fc`) is the model's `representation_layer`, so
+    `compile(probe="representation")` (MGDA-UB's shortcut) works.
 
     Reference:
         Bhuin et al., Sec. 3.1 and 5.1 (split network, FLD + attributes).
@@ -244,12 +252,15 @@ def split_network(
         filters: widths of conv1..conv4.
         fc_units: width of the shared fc layer.
         activation: activation of every conv and fc layer.
+        task_input: whether the model takes a `task_id` input (see `cross_stitch_net`);
+            False: every sample labelled for every task, input `image` only.
         task_names: optional task names; default `task_0`, ...
         name: model name.
 
     Returns:
-        A `MultiTaskModel` with inputs `{"image", "task_id"}` and a dict output
-        `{task_name: head output}` (every sample gets every task's prediction).
+        A `MultiTaskModel` with inputs `{"image", "task_id"}` (`{"image"}` without
+        `task_input`) and a dict output `{task_name: head output}` (every sample gets every
+        task's prediction).
 
     Example:
 
@@ -263,11 +274,16 @@ def split_network(
     task_names, units, acts, filters = _check_common(
         num_tasks, task_names, head_units, head_activations, input_shape, filters
     )
-    inputs = model_inputs(input_shape, len(task_names))
+    inputs = model_inputs(input_shape, len(task_names), task_input)
     image = inputs.image
     x, _ = _columns_network(image, 1, filters, fc_units, activation)
     shared = layers.Reshape((fc_units,), name="shared_fc")(x)
     outputs, heads = _heads([shared] * len(task_names), task_names, units, acts)
     return build_model(
-        inputs, outputs, task_names, [h.name for h in heads], name or "split_network"
+        inputs,
+        outputs,
+        task_names,
+        [h.name for h in heads],
+        name or "split_network",
+        representation_layer="shared_fc",
     )

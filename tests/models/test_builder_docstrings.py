@@ -7,6 +7,7 @@ import pytest
 
 MODULES = [
     "keras_mtl.models.cross_stitch_nets",
+    "keras_mtl.models.multi_label_net",
     "keras_mtl.models.task_routing_nets",
     "keras_mtl.models.top_down_nets",
     "keras_mtl.models.zhao_retrieval_net",
