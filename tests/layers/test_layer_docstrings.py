@@ -1,4 +1,6 @@
-"""The `Example:` sections of the layers' docstrings run and print what they show."""
+"""The `Example:` sections of the layers', losses' and metrics' docstrings run and print what they
+show (named apart from tests/weighting/test_docstring_examples.py: without `__init__.py` files,
+pytest needs unique test-file basenames to collect both in one run)."""
 
 import doctest
 import importlib
