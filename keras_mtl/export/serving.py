@@ -21,17 +21,31 @@ A rejected request raises `InvalidArgumentError` (TF Serving returns it to the c
 checks run before the model and cost one pass over the inputs.
 """
 
+from __future__ import annotations
+
 import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import keras
 
-def next_version(base_dir):
-    """The next free numeric version under `base_dir` (1 when there is none)."""
+
+def next_version(base_dir: str | os.PathLike) -> int:
+    """The next free numeric version under `base_dir` (1 when there is none).
+
+    Args:
+        base_dir: the model's serving folder; it need not exist.
+
+    Returns:
+        One more than the largest numeric sub-folder name, or 1.
+    """
     base = Path(base_dir)
     versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()] if (
         base.is_dir()
@@ -188,17 +202,17 @@ def _as_dict(outputs, names):
 
 
 def export_for_serving(
-    model,
-    base_dir,
-    version=None,
+    model: keras.Model,
+    base_dir: str | os.PathLike,
+    version: int | None = None,
     *,
-    output_names=None,
-    extra_endpoints=None,
-    overwrite=False,
-    verify=True,
-    verify_inputs=None,
-    atol=1e-5,
-):
+    output_names: str | Sequence[str] | None = None,
+    extra_endpoints: dict[str, tuple[Callable, Any]] | None = None,
+    overwrite: bool = False,
+    verify: bool = True,
+    verify_inputs: dict[str, np.ndarray] | None = None,
+    atol: float = 1e-5,
+) -> Path:
     """Exports a Keras model as a TF Serving SavedModel in `base_dir/<version>/`.
 
     The model's (dict) inputs become the named inputs of the `serving_default` signature,
@@ -328,8 +342,26 @@ def _move_into_place(staged, target, version):
         raise _export_error(err, target, "moving the verified export into place") from err
 
 
-def verify_export(path, model, inputs, output_names, atol=1e-5):
-    """Loads `path` with `tf.saved_model.load` and compares `serving_default` with `model`."""
+def verify_export(
+    path: str | os.PathLike,
+    model: keras.Model,
+    inputs: dict[str, np.ndarray],
+    output_names: Sequence[str],
+    atol: float = 1e-5,
+) -> None:
+    """Loads `path` with `tf.saved_model.load` and compares `serving_default` with `model`.
+
+    Args:
+        path: the SavedModel folder.
+        model: the Keras model it was exported from.
+        inputs: a batch of inputs, keyed by the signature's input names.
+        output_names: the signature outputs to compare with the model's outputs (in the
+            order of the model's outputs, or its dict keys).
+        atol: the largest absolute difference allowed.
+
+    Raises:
+        RuntimeError: an output is missing from the signature or differs by more than `atol`.
+    """
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(path))

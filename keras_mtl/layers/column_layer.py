@@ -7,11 +7,15 @@ its columns' kernels (the scalars `a`, `b` are its own weights, so it is saved a
 with the model).
 """
 
+from __future__ import annotations
+
 import itertools
+from typing import Any
 
 import keras
 from keras import ops
 
+from keras_mtl.layers.types import Tensor
 from keras_mtl.losses import related_weights_loss
 
 RELATED_FORMS = ("exp", "l2")
@@ -20,26 +24,38 @@ RELATED_FORMS = ("exp", "l2")
 class ColumnLayer(keras.layers.Layer):
     """Base of `ColumnConv2D` and `ColumnDense`: T column kernels `(T, ...)` in one layer.
 
-    When related (`related_weights > 0`) the columns start from the same draw and the layer
-    adds Bhuin et al.'s related-weights regulariser between them to the model's losses. Every
-    column kernel and bias is task-specific (`task_specific_weights`).
+    When related (`related_weight > 0`) the columns start from the same draw and the layer
+    adds Bhuin et al.'s related-weights regulariser between them to the model's losses:
+    `related_weight * sum_{i<j} r_w(W_i, W_j)` over the column pairs (Eq. 6-7, see
+    `keras_mtl.losses.related_weights_loss`). Every column kernel and bias is task-specific
+    (`task_specific_weights`), except with a single column (T = 1, e.g. the shared backbone of
+    `keras_mtl.models.split_network`), which every task of the model uses. Subclasses call
+    `_build_columns` in `build` and `_finish` on the per-column outputs in `call`.
+
+    Reference:
+        Bhuin et al., cross-stitch networks with related weights, Sec. 3.3, Eq. 6-7.
 
     Args:
-        num_tasks: the number of task columns T.
-        activation, use_bias, related_weights, related_form, kernel_initializer: see
-            `ColumnConv2D`.
+        num_tasks: int >= 1, the number of task columns T.
+        activation: activation applied after the bias (None: linear).
+        use_bias: whether each column has a bias.
+        related_weight: the weight lambda of the related-weights regulariser (0 disables
+            it), the `weight` of `keras_mtl.losses.RelatedWeightsLoss`.
+        related_form: `"exp"` (Eq. 7) or `"l2"`, the regulariser's `form`.
+        kernel_initializer: initializer of one column's kernel.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
     """
 
     def __init__(
         self,
         num_tasks: int,
-        activation=None,
+        activation: str | None = None,
         use_bias: bool = True,
-        related_weights: float = 0.0,
+        related_weight: float = 0.0,
         related_form: str = "exp",
-        kernel_initializer="glorot_uniform",
-        **kwargs,
-    ):
+        kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
+        **kwargs: Any,
+    ) -> None:
         if isinstance(num_tasks, bool) or not isinstance(num_tasks, int) or num_tasks < 1:
             raise ValueError(
                 "Expected `num_tasks` (the number of task columns) to be a positive int. "
@@ -50,29 +66,33 @@ class ColumnLayer(keras.layers.Layer):
                 f"Expected `related_form` to be one of {RELATED_FORMS}. "
                 f"Received: related_form={related_form!r}"
             )
-        if not isinstance(related_weights, int | float) or related_weights < 0:
+        if (
+            isinstance(related_weight, bool)
+            or not isinstance(related_weight, int | float)
+            or related_weight < 0
+        ):
             raise ValueError(
-                "Expected `related_weights` (lambda) to be a non-negative number. "
-                f"Received: related_weights={related_weights!r}"
+                "Expected `related_weight` (lambda) to be a non-negative number. "
+                f"Received: related_weight={related_weight!r}"
             )
         super().__init__(**kwargs)
         self.num_tasks = num_tasks
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
-        self.related_weights = float(related_weights)
+        self.related_weight = float(related_weight)
         self.related_form = related_form
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     @property
-    def _pairs(self):
+    def _pairs(self) -> list[tuple[int, int]]:
         return list(itertools.combinations(range(self.num_tasks), 2))
 
-    def _build_columns(self, kernel_shape, units):
+    def _build_columns(self, kernel_shape: tuple[int, ...], units: int) -> None:
         self.kernel = self.add_weight(
             name="kernel", shape=(self.num_tasks,) + tuple(kernel_shape), initializer="zeros"
         )
         draws = [self.kernel_initializer(kernel_shape) for _ in range(self.num_tasks)]
-        if self.related_weights > 0:  # related columns start equal (regulariser at 0)
+        if self.related_weight > 0:  # related columns start equal (regulariser at 0)
             draws = [draws[0]] * self.num_tasks
         self.kernel.assign(ops.stack(draws))
         self.bias = (
@@ -81,7 +101,7 @@ class ColumnLayer(keras.layers.Layer):
             else None
         )
         self.related_scales = self.related_offsets = None
-        if self.related_weights > 0 and self.num_tasks > 1:
+        if self.related_weight > 0 and self.num_tasks > 1:
             pairs = len(self._pairs)
             self.related_scales = self.add_weight(
                 name="related_scales", shape=(pairs,), initializer="ones"
@@ -91,10 +111,12 @@ class ColumnLayer(keras.layers.Layer):
             )
 
     @property
-    def task_specific_weights(self):
+    def task_specific_weights(self) -> list[keras.Variable]:
+        if self.num_tasks == 1:  # one column, shared by every task
+            return []
         return [w for w in (self.kernel, self.bias) if w is not None]
 
-    def related_penalty(self):
+    def related_penalty(self) -> Tensor:
         """`lambda * sum_{i<j} r_w(W_i, W_j)` with the learned `a`, `b` of each pair (Eq. 6-7)."""
         total = 0.0
         for p, (i, j) in enumerate(self._pairs):
@@ -105,9 +127,9 @@ class ColumnLayer(keras.layers.Layer):
                 self.related_offsets[p],
                 self.related_form,
             )
-        return self.related_weights * total
+        return self.related_weight * total
 
-    def _finish(self, outputs):
+    def _finish(self, outputs: list[Tensor]) -> Tensor:
         x = ops.stack(outputs, axis=1)
         if self.bias is not None:
             x = x + ops.reshape(
@@ -117,14 +139,14 @@ class ColumnLayer(keras.layers.Layer):
             self.add_loss(self.related_penalty())
         return self.activation(x)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
             {
                 "num_tasks": self.num_tasks,
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
-                "related_weights": self.related_weights,
+                "related_weight": self.related_weight,
                 "related_form": self.related_form,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             }

@@ -1,20 +1,35 @@
 """Cross-stitch units mixing task columns (Misra et al., CVPR 2016)."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 import numpy as np
 from keras import ops
 
 from keras_mtl.layers import task_columns
 from keras_mtl.layers import task_ids as task_ids_lib
+from keras_mtl.layers.types import Shape, Tensor
 
 GRANULARITIES = ("layer", "channel")
 
 
-def cross_stitch_init(num_tasks, same_init=0.9, diff_init=None):
+def cross_stitch_init(
+    num_tasks: int, same_init: float = 0.9, diff_init: float | None = None
+) -> np.ndarray:
     """The initial `(T, T)` mixing matrix: `same_init` on the diagonal, `diff_init` elsewhere.
 
-    `diff_init` defaults to `(1 - same_init) / (T - 1)`, so each row sums to one (for T = 2:
-    0.9 / 0.1, Bhuin et al. Sec. 5.2).
+    Args:
+        num_tasks: the number of task columns T, >= 2.
+        same_init: initial weight of a column onto itself.
+        diff_init: initial weight between different columns; None for
+            `(1 - same_init) / (T - 1)`, so each row sums to one (for T = 2: 0.9 / 0.1,
+            Bhuin et al. Sec. 5.2).
+
+    Returns:
+        A float32 array `(T, T)`.
     """
     if diff_init is None:
         diff_init = (1.0 - same_init) / (num_tasks - 1)
@@ -23,7 +38,7 @@ def cross_stitch_init(num_tasks, same_init=0.9, diff_init=None):
     return alpha
 
 
-def cross_stitch_mix(columns, alpha):
+def cross_stitch_mix(columns: Tensor, alpha: Tensor) -> Tensor:
     """Misra Eq. 1 / Bhuin Eq. 3: `x~_i = sum_j alpha_ij x_j`.
 
     Args:
@@ -43,8 +58,16 @@ def cross_stitch_mix(columns, alpha):
     return ops.reshape(mixed, shape)
 
 
-def scale_gradient(x, multiplier):
-    """Identity in the forward pass; multiplies the gradient by `multiplier`."""
+def scale_gradient(x: Tensor, multiplier: float) -> Tensor:
+    """Identity in the forward pass; multiplies the gradient by `multiplier`.
+
+    Args:
+        x: any tensor.
+        multiplier: the factor applied to the gradient flowing back through `x`.
+
+    Returns:
+        `x` (same value), with its gradient scaled.
+    """
     if multiplier == 1.0:
         return x
     return x + (multiplier - 1.0) * (x - ops.stop_gradient(x))
@@ -102,13 +125,13 @@ class CrossStitch(keras.layers.Layer):
 
     def __init__(
         self,
-        num_tasks,
-        granularity="layer",
-        same_init=0.9,
-        diff_init=None,
-        lr_multiplier=1.0,
-        **kwargs,
-    ):
+        num_tasks: int,
+        granularity: str = "layer",
+        same_init: float = 0.9,
+        diff_init: float | None = None,
+        lr_multiplier: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
         num_tasks = task_ids_lib.check_num_tasks(num_tasks, minimum=2)
         if granularity not in GRANULARITIES:
             raise ValueError(
@@ -129,7 +152,7 @@ class CrossStitch(keras.layers.Layer):
         self.diff_init = None if diff_init is None else float(diff_init)
         self.lr_multiplier = float(lr_multiplier)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape | Sequence[Shape]) -> None:
         column_shape = task_columns.column_shape(input_shape, self.num_tasks)
         channels = column_shape[-1]
         if channels is None:
@@ -147,10 +170,10 @@ class CrossStitch(keras.layers.Layer):
         self.alpha.assign(init)
 
     @property
-    def task_specific_weights(self):
+    def task_specific_weights(self) -> list[keras.Variable]:
         return [self.alpha]
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor | Sequence[Tensor]) -> Tensor | list[Tensor]:
         stacked, as_list = task_columns.stack_columns(inputs, self.num_tasks)
         alpha = ops.cast(scale_gradient(self.alpha, self.lr_multiplier), stacked.dtype)
         mixed = cross_stitch_mix(stacked, alpha)
@@ -158,13 +181,15 @@ class CrossStitch(keras.layers.Layer):
             return [mixed[:, i] for i in range(self.num_tasks)]
         return mixed
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(
+        self, input_shape: Shape | Sequence[Shape]
+    ) -> Shape | list[Shape]:
         task_columns.column_shape(input_shape, self.num_tasks)
         if task_columns.is_shape_list(input_shape):
             return [tuple(s) for s in input_shape]
         return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
             {

@@ -1,6 +1,12 @@
 """A pass-through layer that checks its input's shape when the model runs, not only when traced."""
 
+from __future__ import annotations
+
+from typing import Any
+
 import keras
+
+from keras_mtl.layers.types import Shape, Tensor
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
@@ -42,25 +48,25 @@ class InputShapeCheck(keras.layers.Layer):
     TensorShape([2, 4, 4, 3])
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.expected_shape = None
 
     @property
-    def task_specific_weights(self):
+    def task_specific_weights(self) -> list[keras.Variable]:
         """None: the layer has no variables."""
         return []
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         self.expected_shape = (None,) + tuple(input_shape)[1:]
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         if keras.backend.backend() != "tensorflow":
             return inputs
         import tensorflow as tf
 
         return tf.ensure_shape(inputs, self.expected_shape)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return input_shape

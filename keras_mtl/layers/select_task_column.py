@@ -1,14 +1,19 @@
 """Selects each sample's own task column (the output of a cross-stitch network)."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import keras
 from keras import ops
 
 from keras_mtl.layers import task_columns
 from keras_mtl.layers import task_ids as task_ids_lib
 from keras_mtl.layers.task_conditioned_layer import TaskConditionedLayer
+from keras_mtl.layers.types import Shape, Tensor
 
 
-def select_columns(stacked, ids):
+def select_columns(stacked: Tensor, ids: Tensor) -> Tensor:
     """Returns `stacked[b, ids[b]]` for every sample `b`.
 
     Args:
@@ -53,16 +58,16 @@ class SelectTaskColumn(TaskConditionedLayer):
     [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
     """
 
-    def _features_shape(self, input_shape):
+    def _features_shape(self, input_shape: Sequence) -> Shape:
         columns_shape, task_id_shape = task_ids_lib.split_inputs(input_shape, self.name)
         column = task_columns.column_shape(columns_shape, self.num_tasks)
         task_ids_lib.check_task_id_shape(task_id_shape, column)
         return column
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence) -> None:
         self._features_shape(input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence) -> Tensor:
         columns, task_id = task_ids_lib.split_inputs(inputs, self.name)
         columns, _ = task_columns.stack_columns(columns, self.num_tasks)
         ids = task_ids_lib.normalize_task_ids(task_id, self.num_tasks, columns)

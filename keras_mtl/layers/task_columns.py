@@ -1,16 +1,24 @@
 """Shape checks for T task columns given as a list or stacked along axis 1."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 from keras import ops
 
+from keras_mtl.layers.types import Shape, Tensor
 
-def is_shape_list(shapes):
+
+def is_shape_list(shapes: Shape | Sequence[Shape]) -> bool:
     """True when `shapes` is a list/tuple of shapes (not a single shape)."""
     return isinstance(shapes, list | tuple) and bool(shapes) and isinstance(
         shapes[0], list | tuple
     )
 
 
-def column_shape(shapes, num_tasks, min_stacked_rank=3):
+def column_shape(
+    shapes: Shape | Sequence[Shape], num_tasks: int, min_stacked_rank: int = 3
+) -> Shape:
     """Returns one column's shape `(batch, ...)`, checking the number of columns.
 
     Args:
@@ -39,8 +47,16 @@ def column_shape(shapes, num_tasks, min_stacked_rank=3):
     return (shape[0],) + shape[2:]
 
 
-def stack_columns(columns, num_tasks, min_stacked_rank=3):
-    """Checks `columns` (list or stacked) and returns `(stacked, given_as_list)`."""
+def stack_columns(
+    columns: Tensor | Sequence[Tensor], num_tasks: int, min_stacked_rank: int = 3
+) -> tuple[Tensor, bool]:
+    """Checks `columns` (list or stacked) and returns `(stacked, given_as_list)`.
+
+    Args:
+        columns: a list of T tensors `(batch, ...)`, or one stacked tensor `(batch, T, ...)`.
+        num_tasks: the expected number of columns T.
+        min_stacked_rank: minimum rank of the stacked form.
+    """
     if isinstance(columns, list | tuple):
         column_shape([tuple(c.shape) for c in columns], num_tasks, min_stacked_rank)
         return ops.stack(list(columns), axis=1), True

@@ -1,8 +1,14 @@
 """Base class of the layers called as `layer([features, task_id])`."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 
 from keras_mtl.layers import task_ids as task_ids_lib
+from keras_mtl.layers.types import Shape, Tensor
 
 
 class TaskConditionedLayer(keras.layers.Layer):
@@ -34,36 +40,36 @@ class TaskConditionedLayer(keras.layers.Layer):
     ...         return features + ops.take(self.bias, ids, axis=0)
     """
 
-    def __init__(self, num_tasks, **kwargs):
+    def __init__(self, num_tasks: int, **kwargs: Any) -> None:
         self.num_tasks = task_ids_lib.check_num_tasks(num_tasks)
         super().__init__(**kwargs)
 
     @property
-    def task_specific_weights(self):
+    def task_specific_weights(self) -> list[keras.Variable]:
         """The layer's variables indexed by task (one slice per task)."""
         return []
 
-    def _features_shape(self, input_shape):
+    def _features_shape(self, input_shape: Sequence[Shape]) -> Shape:
         features_shape, task_id_shape = task_ids_lib.split_inputs(input_shape, self.name)
         task_ids_lib.check_task_id_shape(task_id_shape, features_shape)
         return tuple(features_shape)
 
-    def _split_and_check(self, inputs):
+    def _split_and_check(self, inputs: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         features, task_id = task_ids_lib.split_inputs(inputs, self.name)
         ids = task_ids_lib.normalize_task_ids(task_id, self.num_tasks, features)
         return features, ids
 
-    def compute_output_spec(self, inputs, *args, **kwargs):
+    def compute_output_spec(self, inputs: Sequence, *args: Any, **kwargs: Any) -> Any:
         # Symbolic calls (functional API) use compute_output_shape and never run `call`:
         # check the task-id dtype here so a float Input fails when the model is built.
         _, task_id = task_ids_lib.split_inputs(inputs, self.name)
         task_ids_lib.check_task_id_dtype(task_id)
         return super().compute_output_spec(inputs, *args, **kwargs)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[Shape]) -> Shape:
         return self._features_shape(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"num_tasks": self.num_tasks})
         return config

@@ -1,11 +1,16 @@
 """Task embedding: the input of the top-down stream."""
 
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 from keras import ops
 
 from keras_mtl.layers import task_ids as task_ids_lib
+from keras_mtl.layers.types import Shape, Tensor
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
@@ -47,12 +52,12 @@ class TaskEmbedding(keras.layers.Layer):
 
     def __init__(
         self,
-        num_tasks,
-        target_shape,
-        embeddings_initializer="glorot_uniform",
-        embeddings_regularizer=None,
-        **kwargs,
-    ):
+        num_tasks: int,
+        target_shape: int | Sequence[int],
+        embeddings_initializer: str | keras.initializers.Initializer = "glorot_uniform",
+        embeddings_regularizer: str | keras.regularizers.Regularizer | None = None,
+        **kwargs: Any,
+    ) -> None:
         num_tasks = task_ids_lib.check_num_tasks(num_tasks)
         if isinstance(target_shape, int):
             target_shape = (target_shape,)
@@ -69,7 +74,7 @@ class TaskEmbedding(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         task_ids_lib.check_task_id_shape(input_shape)
         self.embeddings = self.add_weight(
             name="embeddings",
@@ -79,23 +84,23 @@ class TaskEmbedding(keras.layers.Layer):
         )
 
     @property
-    def task_specific_weights(self):
+    def task_specific_weights(self) -> list[keras.Variable]:
         return [self.embeddings]
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         ids = task_ids_lib.normalize_task_ids(inputs, self.num_tasks)
         rows = task_ids_lib.gather_task_rows(self.embeddings, ids, self.num_tasks)
         return ops.reshape(rows, (-1,) + self.target_shape)
 
-    def compute_output_spec(self, inputs, *args, **kwargs):
+    def compute_output_spec(self, inputs: Tensor, *args: Any, **kwargs: Any) -> Any:
         task_ids_lib.check_task_id_dtype(inputs)
         return super().compute_output_spec(inputs, *args, **kwargs)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         task_ids_lib.check_task_id_shape(input_shape)
         return (tuple(input_shape)[0],) + self.target_shape
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
             {

@@ -1,8 +1,13 @@
 """The model-input layer that checks task ids once per call."""
 
+from __future__ import annotations
+
+from typing import Any
+
 import keras
 
 from keras_mtl.layers import task_ids as task_ids_lib
+from keras_mtl.layers.types import Shape, Tensor
 
 
 @keras.saving.register_keras_serializable(package="keras_mtl")
@@ -43,27 +48,27 @@ class TaskIdValidation(keras.layers.Layer):
     [2, 0]
     """
 
-    def __init__(self, num_tasks, **kwargs):
+    def __init__(self, num_tasks: int, **kwargs: Any) -> None:
         self.num_tasks = task_ids_lib.check_num_tasks(num_tasks)
         super().__init__(**kwargs)
 
     @property
-    def task_specific_weights(self):
+    def task_specific_weights(self) -> list[keras.Variable]:
         """None: the layer has no variables."""
         return []
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         return task_ids_lib.validate_task_ids(inputs, self.num_tasks)
 
-    def compute_output_spec(self, inputs):
+    def compute_output_spec(self, inputs: Tensor) -> keras.KerasTensor:
         task_ids_lib.check_task_id_dtype(inputs)
         return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype="int32")
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         task_ids_lib.check_task_id_shape(input_shape)
         return (tuple(input_shape)[0],)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"num_tasks": self.num_tasks})
         return config

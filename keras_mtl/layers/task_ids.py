@@ -26,17 +26,22 @@ The ids returned by `validate_task_ids` carry a marker, so the layers downstream
 `TaskIdValidation` layer reuse them instead of adding one range check per layer.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
 
 import keras
 from keras import ops
+
+from keras_mtl.layers.types import Shape, Tensor
 
 # Attribute set on the int32 ids returned by `validate_task_ids`: the `num_tasks` they were
 # checked against. A layer with at least that many tasks does not check them again.
 _CHECKED_ATTR = "_keras_mtl_checked_num_tasks"
 
 
-def check_num_tasks(num_tasks, minimum=1):
+def check_num_tasks(num_tasks: int, minimum: int = 1) -> int:
     """Returns `num_tasks` as an int, or raises a Keras-style `ValueError`."""
     if isinstance(num_tasks, bool) or not isinstance(num_tasks, int | float) or (
         isinstance(num_tasks, float) and not num_tasks.is_integer()
@@ -51,8 +56,11 @@ def check_num_tasks(num_tasks, minimum=1):
     return int(num_tasks)
 
 
-def split_inputs(inputs, layer_name):
-    """Splits `[features, task_id]` (list or tuple) or raises a clear error."""
+def split_inputs(inputs: Sequence, layer_name: str) -> tuple:
+    """Splits `[features, task_id]` (list or tuple) or raises a clear error.
+
+    Works on tensors and on shapes alike; `layer_name` names the layer in the error.
+    """
     is_single_shape = isinstance(inputs, list | tuple) and any(
         d is None or isinstance(d, int) for d in inputs
     )
@@ -68,8 +76,21 @@ def split_inputs(inputs, layer_name):
     return inputs[0], inputs[1]
 
 
-def check_task_id_shape(task_id_shape, features_shape=None, min_feature_rank=2, name="task_id"):
-    """Static checks of the task id shape (and the features' shape when given)."""
+def check_task_id_shape(
+    task_id_shape: Shape,
+    features_shape: Shape | None = None,
+    min_feature_rank: int = 2,
+    name: str = "task_id",
+) -> None:
+    """Static checks of the task id shape (and the features' shape when given).
+
+    Args:
+        task_id_shape: must be `(batch,)` or `(batch, 1)`.
+        features_shape: optional; must have rank >= `min_feature_rank`, a known channel
+            (last) dimension and the batch size of `task_id_shape`.
+        min_feature_rank: minimum rank of `features_shape`.
+        name: the name of the task-id argument in error messages.
+    """
     task_id_shape = tuple(task_id_shape)
     if len(task_id_shape) not in (1, 2) or (len(task_id_shape) == 2 and task_id_shape[1] != 1):
         raise ValueError(
@@ -98,7 +119,7 @@ def check_task_id_shape(task_id_shape, features_shape=None, min_feature_rank=2, 
         )
 
 
-def check_task_id_dtype(task_id, name="task_id"):
+def check_task_id_dtype(task_id: Tensor, name: str = "task_id") -> None:
     """Raises `TypeError` unless `task_id` has an integer dtype (checked statically, no op)."""
     dtype = keras.backend.standardize_dtype(task_id.dtype)
     if "int" not in dtype:
@@ -108,7 +129,7 @@ def check_task_id_dtype(task_id, name="task_id"):
         )
 
 
-def validate_task_ids(task_id, num_tasks, name="task_id"):
+def validate_task_ids(task_id: Tensor, num_tasks: int, name: str = "task_id") -> Tensor:
     """Checks per-sample task ids and returns them as an int32 tensor of shape `(batch,)`.
 
     The library's one task-id check (see the module docstring for what happens where): the
@@ -163,13 +184,18 @@ def validate_task_ids(task_id, num_tasks, name="task_id"):
     return ids
 
 
-def is_validated(task_id, num_tasks):
+def is_validated(task_id: Tensor, num_tasks: int) -> bool:
     """True when `task_id` came from `validate_task_ids` with at most `num_tasks` tasks."""
     checked = getattr(task_id, _CHECKED_ATTR, None)
     return checked is not None and checked <= num_tasks
 
 
-def normalize_task_ids(task_id, num_tasks, features=None, min_feature_rank=2):
+def normalize_task_ids(
+    task_id: Tensor,
+    num_tasks: int,
+    features: Tensor | None = None,
+    min_feature_rank: int = 2,
+) -> Tensor:
     """Validates `task_id` for a layer and returns it as an int32 tensor of shape `(batch,)`.
 
     Ids already returned by `validate_task_ids` (e.g. by the model's `TaskIdValidation` input
@@ -245,12 +271,12 @@ def _tf_assert_same_batch(ids, features):
     return out
 
 
-def valid_task_mask(ids, num_tasks):
+def valid_task_mask(ids: Tensor, num_tasks: int) -> Tensor:
     """Boolean `(batch,)` tensor: True where `0 <= id < num_tasks`."""
     return ops.logical_and(ops.greater_equal(ids, 0), ops.less(ids, num_tasks))
 
 
-def gather_task_rows(params, ids, num_tasks):
+def gather_task_rows(params: Tensor, ids: Tensor, num_tasks: int) -> Tensor:
     """Gathers `params[ids]` (one row per sample), NaN for out-of-range ids.
 
     Args:
@@ -267,6 +293,6 @@ def gather_task_rows(params, ids, num_tasks):
     return ops.where(valid, rows, ops.full_like(rows, math.nan))
 
 
-def broadcast_channels(rows, rank):
+def broadcast_channels(rows: Tensor, rank: int) -> Tensor:
     """Reshapes `(batch, C)` rows to `(batch, 1, ..., 1, C)` to broadcast over `rank` dims."""
     return ops.reshape(rows, (-1,) + (1,) * (rank - 2) + (rows.shape[-1],))

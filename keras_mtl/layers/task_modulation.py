@@ -1,30 +1,42 @@
 """Task-specific channel modulation (Zhao et al., ECCV 2018)."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 from keras import ops
 
 from keras_mtl.layers import task_ids as task_ids_lib
 from keras_mtl.layers.task_conditioned_layer import TaskConditionedLayer
+from keras_mtl.layers.types import Shape, Tensor
 
 MODES = ("scale", "projection")
 
 
-def modulate_scale(features, weights):
+def modulate_scale(features: Tensor, weights: Tensor) -> Tensor:
     """Zhao Eq. 5: `x'[..., c] = x[..., c] * w[c]` with one row of `weights` per sample.
 
     Args:
         features: tensor `(batch, ..., C)`.
         weights: tensor `(batch, C)`, each sample's task vector.
+
+    Returns:
+        The modulated features, shape of `features`.
     """
     return features * task_ids_lib.broadcast_channels(weights, len(features.shape))
 
 
-def modulate_projection(features, weights):
+def modulate_projection(features: Tensor, weights: Tensor) -> Tensor:
     """Zhao Eq. 4: `x'[..., i] = sum_j x[..., j] * W[i, j]` with one `W` per sample.
 
     Args:
         features: tensor `(batch, ..., C)`.
         weights: tensor `(batch, C, C)`, each sample's task matrix.
+
+    Returns:
+        The projected features, shape of `features`.
     """
     channels = features.shape[-1]
     flat = ops.reshape(features, (ops.shape(features)[0], -1, channels))
@@ -45,7 +57,7 @@ class StackedIdentity(keras.initializers.Initializer):
     (2, 3, 3)
     """
 
-    def __call__(self, shape, dtype=None):
+    def __call__(self, shape: Sequence[int], dtype: str | None = None) -> Tensor:
         if len(shape) != 3 or shape[1] != shape[2]:
             raise ValueError(
                 f"Expected a shape (num_tasks, C, C) for StackedIdentity. Received: shape={shape}"
@@ -106,13 +118,13 @@ class TaskModulation(TaskConditionedLayer):
 
     def __init__(
         self,
-        num_tasks,
-        mode="scale",
-        kernel_initializer=None,
-        kernel_regularizer=None,
-        kernel_constraint=None,
-        **kwargs,
-    ):
+        num_tasks: int,
+        mode: str = "scale",
+        kernel_initializer: str | keras.initializers.Initializer | None = None,
+        kernel_regularizer: str | keras.regularizers.Regularizer | None = None,
+        kernel_constraint: str | keras.constraints.Constraint | None = None,
+        **kwargs: Any,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"Expected `mode` to be one of {MODES}. Received: mode={mode!r}")
         super().__init__(num_tasks, **kwargs)
@@ -123,7 +135,7 @@ class TaskModulation(TaskConditionedLayer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Shape]) -> None:
         channels = self._features_shape(input_shape)[-1]
         shape = (self.num_tasks, channels)
         if self.mode == "projection":
@@ -137,17 +149,17 @@ class TaskModulation(TaskConditionedLayer):
         )
 
     @property
-    def task_specific_weights(self):
+    def task_specific_weights(self) -> list[keras.Variable]:
         return [self.task_kernel]
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[Tensor]) -> Tensor:
         features, ids = self._split_and_check(inputs)
         weights = task_ids_lib.gather_task_rows(self.task_kernel, ids, self.num_tasks)
         if self.mode == "scale":
             return modulate_scale(features, weights)
         return modulate_projection(features, weights)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
             {

@@ -1,6 +1,10 @@
 """Task routing: fixed per-task binary channel masks (Strezoski et al., ICCV 2019)."""
 
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -8,9 +12,10 @@ from keras import ops
 
 from keras_mtl.layers import task_ids as task_ids_lib
 from keras_mtl.layers.task_conditioned_layer import TaskConditionedLayer
+from keras_mtl.layers.types import Shape, Tensor
 
 
-def active_units(units, sharing_ratio):
+def active_units(units: int, sharing_ratio: float) -> int:
     """Number of units each task keeps: `max(1, units - floor(units * (1 - sharing_ratio)))`.
 
     This is the official code's rule with its `sigma = 1 - sharing_ratio` (it zeroes
@@ -20,7 +25,9 @@ def active_units(units, sharing_ratio):
     return max(1, units - dropped)
 
 
-def task_routing_masks(num_tasks, units, sharing_ratio, seed):
+def task_routing_masks(
+    num_tasks: int, units: int, sharing_ratio: float, seed: int
+) -> np.ndarray:
     """Draws the fixed binary masks of a task-routing layer.
 
     Each task keeps `active_units(units, sharing_ratio)` units chosen uniformly at random
@@ -96,7 +103,13 @@ class TaskRouting(TaskConditionedLayer):
     5
     """
 
-    def __init__(self, num_tasks, sharing_ratio=0.5, seed=None, **kwargs):
+    def __init__(
+        self,
+        num_tasks: int,
+        sharing_ratio: float = 0.5,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         if (
             isinstance(sharing_ratio, bool)
             or not isinstance(sharing_ratio, int | float)
@@ -116,7 +129,7 @@ class TaskRouting(TaskConditionedLayer):
         self.sharing_ratio = float(sharing_ratio)
         self.seed = seed
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Shape]) -> None:
         units = self._features_shape(input_shape)[-1]
         self.masks = self.add_weight(
             name="masks",
@@ -128,21 +141,21 @@ class TaskRouting(TaskConditionedLayer):
         self.masks.assign(task_routing_masks(self.num_tasks, units, self.sharing_ratio, self.seed))
 
     @property
-    def task_specific_weights(self):
+    def task_specific_weights(self) -> list[keras.Variable]:
         return [self.masks]
 
     @property
-    def units_per_task(self):
+    def units_per_task(self) -> int:
         """How many units each task keeps (needs the layer to be built)."""
         return active_units(self.masks.shape[-1], self.sharing_ratio)
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[Tensor]) -> Tensor:
         features, ids = self._split_and_check(inputs)
         masks = ops.cast(self.masks, features.dtype)
         rows = task_ids_lib.gather_task_rows(masks, ids, self.num_tasks)
         return features * task_ids_lib.broadcast_channels(rows, len(features.shape))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"sharing_ratio": self.sharing_ratio, "seed": self.seed})
         return config

@@ -1,5 +1,7 @@
 """Which variables of a model belong to individual tasks: the one walk over a model's layers."""
 
+from __future__ import annotations
+
 from collections.abc import Iterator, Sequence
 
 import keras
@@ -25,7 +27,7 @@ def iter_layers(model: keras.Layer) -> Iterator[keras.Layer]:
 
 def task_specific_variables(
     model: keras.Layer, task_specific_layers: Sequence[str] = ()
-) -> list:
+) -> list[keras.Variable]:
     """Variables that belong to individual tasks.
 
     A variable is task-specific when a layer lists it in its `task_specific_weights` property

@@ -1,17 +1,32 @@
 """Full-tensor modulation of a bottom-up tensor by a top-down tensor (Eq. 2-3)."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 from keras import ops
+
+from keras_mtl.layers.types import Shape, Tensor
 
 CONNECTIVITIES = ("add", "multiply", "gated")
 
 
-def modulate_tensor(x, z, connectivity="gated"):
+def modulate_tensor(x: Tensor, z: Tensor, connectivity: str = "gated") -> Tensor:
     """Combines `x` with the modulation tensor `z` (top-down paper Table 2c).
 
     - `"add"`: `x + z`;
     - `"multiply"`: `x * z` (Eq. 2);
     - `"gated"`: `x + x * sigmoid(z)` (Eq. 3, the paper's default, written `x (x) z`).
+
+    Args:
+        x: the modulated tensor.
+        z: the modulation tensor, broadcastable to `x`.
+        connectivity: `"add"`, `"multiply"` or `"gated"`.
+
+    Returns:
+        A tensor of the shape of `x`.
     """
     if connectivity == "add":
         return x + z
@@ -25,7 +40,13 @@ def modulate_tensor(x, z, connectivity="gated"):
     )
 
 
-def check_connectivity(connectivity, name="connectivity"):
+def check_connectivity(connectivity: str, name: str = "connectivity") -> str:
+    """Returns `connectivity`, or raises `ValueError` unless it is one of `CONNECTIVITIES`.
+
+    Args:
+        connectivity: the value to check.
+        name: the argument's name in the error message.
+    """
     if connectivity not in CONNECTIVITIES:
         raise ValueError(
             f"Expected `{name}` to be one of {CONNECTIVITIES}. Received: {name}={connectivity!r}"
@@ -68,16 +89,17 @@ class TensorModulation(keras.layers.Layer):
     [[3.0, 3.0]]
     """
 
-    def __init__(self, connectivity="gated", **kwargs):
+    def __init__(self, connectivity: str = "gated", **kwargs: Any) -> None:
         check_connectivity(connectivity)
         super().__init__(**kwargs)
         self.connectivity = connectivity
 
     @property
-    def task_specific_weights(self):
+    def task_specific_weights(self) -> list[keras.Variable]:
+        """None: the layer has no variables."""
         return []
 
-    def _check(self, input_shape):
+    def _check(self, input_shape: Sequence[Shape]) -> Shape:
         if not isinstance(input_shape, list | tuple) or len(input_shape) != 2:
             raise ValueError(
                 f"Layer '{self.name}' expects its inputs as a list or tuple `[x, z]`. "
@@ -97,18 +119,18 @@ class TensorModulation(keras.layers.Layer):
                 )
         return x_shape
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Shape]) -> None:
         self._check(input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[Tensor]) -> Tensor:
         x, z = inputs
         self._check([x.shape, z.shape])
         return modulate_tensor(x, ops.cast(z, x.dtype), self.connectivity)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[Shape]) -> Shape:
         return self._check(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"connectivity": self.connectivity})
         return config

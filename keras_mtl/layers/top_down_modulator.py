@@ -1,15 +1,30 @@
 """A self-contained BU1 -> TD -> BU2 top-down modulation block."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 from keras import layers, ops
 
 from keras_mtl.layers.task_conditioned_layer import TaskConditionedLayer
 from keras_mtl.layers.task_embedding import TaskEmbedding
 from keras_mtl.layers.tensor_modulation import check_connectivity, modulate_tensor
+from keras_mtl.layers.types import Shape, Tensor
 
 
-def stage_sizes(height, width, num_stages, pool_size):
-    """Spatial size after each stage of `same` conv + `pool_size` max pooling."""
+def stage_sizes(
+    height: int, width: int, num_stages: int, pool_size: int
+) -> list[tuple[int, int]]:
+    """Spatial size `(h, w)` after each stage of `same` conv + `pool_size` max pooling.
+
+    Args:
+        height: input height.
+        width: input width.
+        num_stages: the number of stages.
+        pool_size: the pooling factor of each stage.
+    """
     sizes = []
     for _ in range(num_stages):
         height, width = height // pool_size, width // pool_size
@@ -80,15 +95,15 @@ class TopDownModulator(TaskConditionedLayer):
 
     def __init__(
         self,
-        num_tasks,
-        filters=(32, 64),
-        kernel_size=3,
-        pool_size=2,
-        connectivity="gated",
-        td_connectivity="add",
-        return_td_map=False,
-        **kwargs,
-    ):
+        num_tasks: int,
+        filters: Sequence[int] = (32, 64),
+        kernel_size: int = 3,
+        pool_size: int = 2,
+        connectivity: str = "gated",
+        td_connectivity: str = "add",
+        return_td_map: bool = False,
+        **kwargs: Any,
+    ) -> None:
         if (
             not isinstance(filters, list | tuple)
             or not filters
@@ -127,7 +142,7 @@ class TopDownModulator(TaskConditionedLayer):
         ]
         self.embedding = None
 
-    def _image_shape(self, input_shape):
+    def _image_shape(self, input_shape: Sequence[Shape]) -> Shape:
         shape = self._features_shape(input_shape)
         if len(shape) != 4 or shape[1] is None or shape[2] is None:
             raise ValueError(
@@ -136,7 +151,7 @@ class TopDownModulator(TaskConditionedLayer):
             )
         return shape
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Shape]) -> None:
         shape = self._image_shape(input_shape)
         self._sizes = stage_sizes(shape[1], shape[2], len(self.filters), self.pool_size)
         top = self._sizes[-1] + (self.filters[-1],)
@@ -153,14 +168,14 @@ class TopDownModulator(TaskConditionedLayer):
             channels = f
 
     @property
-    def task_specific_weights(self):
+    def task_specific_weights(self) -> list[keras.Variable]:
         return [self.embedding.embeddings]
 
-    def _stage(self, i, x):
+    def _stage(self, i: int, x: Tensor) -> Tensor:
         x = self.bu_convs[i](x)
         return self.pool(x) if self.pool is not None else x
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[Tensor]) -> Tensor | list[Tensor]:
         images, ids = self._split_and_check(inputs)
         bu1, x = [], images
         for i in range(len(self.filters)):
@@ -183,7 +198,7 @@ class TopDownModulator(TaskConditionedLayer):
             x = modulate_tensor(self._stage(i, x), mods[i], self.connectivity)
         return [x, td_map] if self.return_td_map else x
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[Shape]) -> Shape | list[Shape]:
         shape = self._image_shape(input_shape)
         sizes = stage_sizes(shape[1], shape[2], len(self.filters), self.pool_size)
         top = (shape[0],) + sizes[-1] + (self.filters[-1],)
@@ -191,7 +206,7 @@ class TopDownModulator(TaskConditionedLayer):
             return [top, (shape[0],) + sizes[0] + (self.filters[0],)]
         return top
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
             {

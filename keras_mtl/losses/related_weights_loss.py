@@ -1,12 +1,25 @@
 """Related-weights regulariser between tied layers of two task columns (Bhuin et al.)."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 from keras import ops
+
+from keras_mtl.layers.types import Tensor
 
 _FORMS = ("exp", "l2")
 
 
-def related_weights_loss(first, second, scale=1.0, offset=0.0, form="exp"):
+def related_weights_loss(
+    first: Tensor,
+    second: Tensor,
+    scale: float | Tensor = 1.0,
+    offset: float | Tensor = 0.0,
+    form: str = "exp",
+) -> Tensor:
     """`exp(||a W^1 + b - W^2||^2) - 1` (or the L2 form `||a W^1 + b - W^2||^2`) for one layer.
 
     Reference:
@@ -36,9 +49,18 @@ def related_weights_loss(first, second, scale=1.0, offset=0.0, form="exp"):
     return ops.exp(distance) - 1.0 if form == "exp" else distance
 
 
-def related_weights_regularizer(first_weights, second_weights, scales=None, offsets=None,
-                                form="exp", weight=1.0):
+def related_weights_regularizer(
+    first_weights: Sequence[Tensor],
+    second_weights: Sequence[Tensor],
+    scales: Sequence[float | Tensor] | None = None,
+    offsets: Sequence[float | Tensor] | None = None,
+    form: str = "exp",
+    weight: float = 1.0,
+) -> Tensor:
     """`L_w = lambda * sum_j r_w(W_j^1, W_j^2)` over tied layers j (Bhuin Eq. 6).
+
+    Reference:
+        Bhuin et al., Sec. 3.3, Eq. 6-7.
 
     Args:
         first_weights: list of the first column's weights, one per tied layer.
@@ -46,10 +68,18 @@ def related_weights_regularizer(first_weights, second_weights, scales=None, offs
         scales: list of the scalars `a_j` (default 1 each).
         offsets: list of the scalars `b_j` (default 0 each).
         form: `"exp"` or `"l2"`.
-        weight: lambda.
+        weight: the weight lambda.
 
     Returns:
         A scalar.
+
+    Example:
+
+    >>> import numpy as np
+    >>> w = [np.ones((2, 2), "float32")]
+    >>> float(related_weights_regularizer(w, [np.zeros((2, 2), "float32")], form="l2",
+    ...                                   weight=0.5))  # 0.5 * 4 * 1^2
+    2.0
     """
     if len(first_weights) != len(second_weights):
         raise ValueError(
@@ -68,6 +98,9 @@ def related_weights_regularizer(first_weights, second_weights, scales=None, offs
 class RelatedWeightsLoss(keras.losses.Loss):
     """Related-weights regulariser of Bhuin et al. (Eq. 7) for one tied layer, times lambda.
 
+    `weight * r_w(W^1, W^2)` with `r_w = exp(||a W^1 + b - W^2||^2) - 1` (`form="exp"`) or
+    `||a W^1 + b - W^2||^2` (`form="l2"`), `a = scale`, `b = offset` fixed.
+
     Reference:
         Bhuin et al., Sec. 3.3, Eq. 6-7.
 
@@ -75,7 +108,7 @@ class RelatedWeightsLoss(keras.losses.Loss):
         form: `"exp"` (default) or `"l2"`.
         scale: `a` (fixed here; pass variables to `related_weights_regularizer` to learn it).
         offset: `b`.
-        weight: lambda.
+        weight: the weight lambda.
         name: loss name.
 
     Call arguments:
@@ -86,10 +119,20 @@ class RelatedWeightsLoss(keras.losses.Loss):
         A scalar.
 
     Example:
-    >>> RelatedWeightsLoss(form="l2")(np.ones((2, 2)), np.zeros((2, 2)))  # 4.0
+
+    >>> import numpy as np
+    >>> float(RelatedWeightsLoss(form="l2")(np.zeros((2, 2)), np.ones((2, 2))))  # 4 x 1^2
+    4.0
     """
 
-    def __init__(self, form="exp", scale=1.0, offset=0.0, weight=1.0, name="related_weights"):
+    def __init__(
+        self,
+        form: str = "exp",
+        scale: float = 1.0,
+        offset: float = 0.0,
+        weight: float = 1.0,
+        name: str = "related_weights",
+    ) -> None:
         super().__init__(reduction="sum", name=name)
         if form not in _FORMS:
             raise ValueError(f"Expected `form` to be one of {_FORMS}. Received: form={form!r}")
@@ -98,11 +141,11 @@ class RelatedWeightsLoss(keras.losses.Loss):
         self.offset = float(offset)
         self.weight = float(weight)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         value = related_weights_loss(y_pred, y_true, self.scale, self.offset, self.form)
         return ops.reshape(self.weight * value, (1,))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
             {"form": self.form, "scale": self.scale, "offset": self.offset,

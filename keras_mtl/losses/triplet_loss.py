@@ -8,14 +8,22 @@ triplet are three consecutive rows of the model's input, with the same task id
 example, so nothing else in the model knows about triplets.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import keras
 import numpy as np
 from keras import ops
 
+from keras_mtl.layers.types import Tensor
+
 TRIPLET_KEYS = ("anchor", "positive", "negative")
 
 
-def interleave_triplets(batch, image_key="image", task_id_key="task_id"):
+def interleave_triplets(
+    batch: dict[str, Any], image_key: str = "image", task_id_key: str = "task_id"
+) -> dict[str, Any]:
     """Turns a triplet batch into model inputs: three consecutive rows per triplet.
 
     Works on NumPy arrays and on tensors (eager, graph, inside `tf.data.Dataset.map`).
@@ -67,8 +75,16 @@ def interleave_triplets(batch, image_key="image", task_id_key="task_id"):
     return {image_key: ops.reshape(stacked, new_shape), task_id_key: task_id}
 
 
-def split_triplets(y_pred):
-    """`(3B, dim)` interleaved embeddings (or `(B, 3, dim)`) -> `(anchor, positive, negative)`."""
+def split_triplets(y_pred: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """`(3B, dim)` interleaved embeddings (or `(B, 3, dim)`) -> `(anchor, positive, negative)`.
+
+    Args:
+        y_pred: `(3 * batch, dim)`, three consecutive rows (anchor, positive, negative) per
+            triplet, or `(batch, 3, dim)`.
+
+    Returns:
+        Three `(batch, dim)` tensors.
+    """
     y_pred = ops.convert_to_tensor(y_pred)
     if len(y_pred.shape) == 2 and (y_pred.shape[0] is None or y_pred.shape[0] % 3 == 0):
         y_pred = ops.reshape(y_pred, (-1, 3, y_pred.shape[-1]))
@@ -80,7 +96,9 @@ def split_triplets(y_pred):
     return y_pred[:, 0], y_pred[:, 1], y_pred[:, 2]
 
 
-def triplet_loss(anchor, positive, negative, margin=0.2):
+def triplet_loss(
+    anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 0.2
+) -> Tensor:
     """Per-triplet hinge `[||f_a - f_p||^2 + margin - ||f_a - f_n||^2]_+`.
 
     Reference:
@@ -127,6 +145,7 @@ class TripletLoss(keras.losses.Loss):
         The reduced loss.
 
     Example:
+
     >>> loss = TripletLoss(margin=1.0)
     >>> float(loss(None, np.array([[[0.0], [1.0], [2.0]]])))  # 1 + 1 - 4 < 0
     0.0
@@ -135,26 +154,36 @@ class TripletLoss(keras.losses.Loss):
     rows_per_example = 3
     requires_targets = False
 
-    def __init__(self, margin: float = 0.2, reduction: str = "sum_over_batch_size",
-                 name: str = "triplet_loss"):
+    def __init__(
+        self,
+        margin: float = 0.2,
+        reduction: str = "sum_over_batch_size",
+        name: str = "triplet_loss",
+    ) -> None:
         super().__init__(reduction=reduction, name=name)
         self.margin = float(margin)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         return triplet_loss(*split_triplets(y_pred), self.margin)
 
-    def default_metrics(self, num_tasks):
-        """The metric `MultiTaskModel.compile` adds for this loss: per-task triplet accuracy."""
+    def default_metrics(self, num_tasks: int) -> list[keras.metrics.Metric]:
+        """The metric `MultiTaskModel.compile` adds for this loss: per-task triplet accuracy.
+
+        Args:
+            num_tasks: the model's number of tasks T.
+        """
         from keras_mtl.metrics.triplet_accuracy import TripletAccuracy
 
         return [TripletAccuracy(num_tasks)]
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(
+        self, y_true: Tensor | None, y_pred: Tensor, sample_weight: Tensor | None = None
+    ) -> Tensor:
         if y_true is None:
             y_true = ops.zeros(ops.shape(y_pred)[:1])
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"margin": self.margin})
         return config

@@ -8,15 +8,35 @@ the activation: the task-routing builders pass a hook that inserts a `TaskRoutin
 gives the paper's conv -> BN -> TRL -> ReLU.
 """
 
-from collections.abc import Sequence
+from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
 from keras import layers
 
 from keras_mtl.models.common import ConvHook, scaled
 
+# A stage part: a callable `part(x, hook=None) -> x` owning its layers (see the module docstring).
+StagePart = Callable[..., Any]
+
 
 class ConvUnit:
-    """conv -> [BatchNorm] -> [hook] -> [ReLU]."""
+    """conv -> [BatchNorm] -> [hook] -> [ReLU], a stage part.
+
+    Args:
+        filters: output channels.
+        kernel_size: square kernel size.
+        name: prefix of the layer names (`<name>_conv`, `<name>_bn`, `<name>_relu`); also
+            the name passed to the hook.
+        strides: conv stride.
+        padding: `"same"` or `"valid"`.
+        use_bias: whether the conv has a bias (never with BatchNorm).
+        batch_norm: whether a BatchNormalization follows the conv.
+        activation: whether a ReLU ends the unit.
+        trainable: whether the unit's layers are trainable.
+    """
 
     def __init__(
         self,
@@ -29,7 +49,7 @@ class ConvUnit:
         batch_norm: bool = False,
         activation: bool = True,
         trainable: bool = True,
-    ):
+    ) -> None:
         self.name = name
         self.filters = filters
         self.kernel_size = kernel_size
@@ -50,7 +70,9 @@ class ConvUnit:
         )
         self.relu = layers.ReLU(name=f"{name}_relu") if activation else None
 
-    def __call__(self, x, hook: ConvHook | None = None):
+    def __call__(
+        self, x: keras.KerasTensor, hook: ConvHook | None = None
+    ) -> keras.KerasTensor:
         x = self.conv(x)
         if self.bn is not None:
             x = self.bn(x)
@@ -64,6 +86,15 @@ class ResidualBlock:
 
     The shortcut is the identity when shapes match, else a strided 1x1 conv (+ BN). The last
     conv has no activation of its own: `relu(f(x) + shortcut(x))`.
+
+    Args:
+        filters: width of the block (the output has `4 * filters` channels if `bottleneck`).
+        name: prefix of the layer names.
+        strides: stride of the first 3x3 conv (basic) or of the 3x3 conv (bottleneck).
+        bottleneck: 1x1-3x3-1x1 with 4x expansion instead of two 3x3 convs.
+        in_channels: the input's channels (None: unknown, a projection shortcut is used).
+        batch_norm: whether every conv is followed by BatchNormalization.
+        trainable: whether the block's layers are trainable.
     """
 
     def __init__(
@@ -75,7 +106,7 @@ class ResidualBlock:
         in_channels: int | None = None,
         batch_norm: bool = True,
         trainable: bool = True,
-    ):
+    ) -> None:
         common = dict(batch_norm=batch_norm, trainable=trainable)
         if bottleneck:
             out = 4 * filters
@@ -99,7 +130,9 @@ class ResidualBlock:
         self.add = layers.Add(name=f"{name}_add")
         self.relu = layers.ReLU(name=f"{name}_out")
 
-    def __call__(self, x, hook: ConvHook | None = None):
+    def __call__(
+        self, x: keras.KerasTensor, hook: ConvHook | None = None
+    ) -> keras.KerasTensor:
         shortcut = x if self.shortcut is None else self.shortcut(x, hook)
         for unit in self.units:
             x = unit(x, hook)
@@ -107,24 +140,43 @@ class ResidualBlock:
 
 
 class Pool:
-    """Max pooling as a stage part (ignores the hook)."""
+    """Max pooling as a stage part (ignores the hook).
 
-    def __init__(self, pool_size: int, name: str, strides=None, padding: str = "valid"):
+    Args:
+        pool_size: pooling window.
+        name: the layer's name.
+        strides: pooling stride (None: `pool_size`).
+        padding: `"valid"` or `"same"`.
+    """
+
+    def __init__(
+        self, pool_size: int, name: str, strides: int | None = None, padding: str = "valid"
+    ) -> None:
         self.layer = layers.MaxPooling2D(pool_size, strides=strides, padding=padding, name=name)
 
-    def __call__(self, x, hook: ConvHook | None = None):
+    def __call__(
+        self, x: keras.KerasTensor, hook: ConvHook | None = None
+    ) -> keras.KerasTensor:
         return self.layer(x)
 
 
 class Stage:
-    """A stage made of other stages / units applied in order, with an optional max pooling."""
+    """A stage made of other stages / units applied in order, with an optional max pooling.
 
-    def __init__(self, parts: Sequence, name: str, pool: int | None = None):
+    Args:
+        parts: the stage parts (callables `part(x, hook) -> x`), applied in order.
+        name: the stage's name (its pooling layer is `<name>_pool`).
+        pool: max-pooling window after the parts (None: no pooling).
+    """
+
+    def __init__(self, parts: Sequence[StagePart], name: str, pool: int | None = None) -> None:
         self.parts = list(parts)
         self.name = name
         self.pool = layers.MaxPooling2D(pool, name=f"{name}_pool") if pool else None
 
-    def __call__(self, x, hook: ConvHook | None = None):
+    def __call__(
+        self, x: keras.KerasTensor, hook: ConvHook | None = None
+    ) -> keras.KerasTensor:
         for part in self.parts:
             x = part(x, hook)
         return self.pool(x) if self.pool is not None else x
@@ -200,7 +252,7 @@ def resnet_stages(
     return stages
 
 
-def conv_specs(stage) -> list[tuple[int, int]]:
+def conv_specs(stage: StagePart) -> list[tuple[int, int]]:
     """`(kernel_size, filters)` of the main-path convs of a stage, in order (no shortcuts)."""
     if isinstance(stage, ConvUnit):
         return [(stage.kernel_size, stage.filters)]
@@ -211,7 +263,9 @@ def conv_specs(stage) -> list[tuple[int, int]]:
     return []
 
 
-def apply_stages(x, stages: Sequence, hook: ConvHook | None = None) -> list:
+def apply_stages(
+    x: keras.KerasTensor, stages: Sequence[StagePart], hook: ConvHook | None = None
+) -> list[keras.KerasTensor]:
     """Runs `x` through `stages`; returns every stage's output."""
     outputs = []
     for stage in stages:
@@ -220,8 +274,10 @@ def apply_stages(x, stages: Sequence, hook: ConvHook | None = None) -> list:
     return outputs
 
 
-def dense_stack(units: Sequence[int], prefix: str, trainable: bool = True, use_bias=True):
-    """Dense + ReLU layers (a VGG / LeNet classifier trunk), as a callable `f(x) -> x`."""
+def dense_stack(
+    units: Sequence[int], prefix: str, trainable: bool = True, use_bias: bool = True
+) -> Callable[[keras.KerasTensor], keras.KerasTensor]:
+    """Dense + ReLU layers `<prefix>fc1`, ... (a classifier trunk), as a callable `f(x) -> x`."""
     dense = [
         layers.Dense(
             u, activation="relu", name=f"{prefix}fc{i}", trainable=trainable, use_bias=use_bias
@@ -229,9 +285,61 @@ def dense_stack(units: Sequence[int], prefix: str, trainable: bool = True, use_b
         for i, u in enumerate(units, start=1)
     ]
 
-    def apply(x):
+    def apply(x: keras.KerasTensor) -> keras.KerasTensor:
         for layer in dense:
             x = layer(x)
         return x
 
     return apply
+
+
+POOLINGS = ("flatten", "avg")
+
+
+class FeatureTrunk:
+    """Conv stages, then flatten or global average pooling, then shared Dense + ReLU layers.
+
+    The shared part of a classification network (everything before the task heads), built
+    once and called on the top stage's output (`trunk(x)`), so that the conv stages can be run
+    plain or with modulation in between (the top-down builders). Layers: `<prefix>pool_features`
+    and `<prefix>shared_fc1`, `<prefix>shared_fc2`, ...
+
+    Args:
+        stages: the conv stages (callables `stage(x, hook) -> x`).
+        pooling: `"flatten"` or `"avg"` (global average pooling) after the last stage.
+        shared_fc: units of the Dense + ReLU layers after the pooling (may be empty).
+        use_bias: whether the Dense layers have biases.
+        prefix: prefix of the layer names.
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[StagePart],
+        pooling: str,
+        shared_fc: Sequence[int],
+        use_bias: bool = True,
+        prefix: str = "",
+    ) -> None:
+        self.stages = list(stages)
+        pool = layers.Flatten if pooling == "flatten" else layers.GlobalAveragePooling2D
+        self.pool = pool(name=f"{prefix}pool_features")
+        self.fc = [
+            layers.Dense(u, activation="relu", use_bias=use_bias, name=f"{prefix}shared_fc{i}")
+            for i, u in enumerate(shared_fc, start=1)
+        ]
+
+    @property
+    def output_layer(self) -> str:
+        """The name of the trunk's last layer: its output is the shared representation."""
+        return (self.fc[-1] if self.fc else self.pool).name
+
+    def trunk(self, features: keras.KerasTensor) -> keras.KerasTensor:
+        """Pooling and shared Dense layers on the top stage's output `features`."""
+        x = self.pool(features)
+        for layer in self.fc:
+            x = layer(x)
+        return x
+
+    def __call__(self, x: keras.KerasTensor) -> keras.KerasTensor:
+        """The whole trunk: every stage, then `trunk`."""
+        return self.trunk(apply_stages(x, self.stages)[-1])

@@ -1,7 +1,9 @@
 """Helpers shared by every model builder: inputs, argument checks, heads, the model class."""
 
+from __future__ import annotations
+
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import keras
 
@@ -14,7 +16,7 @@ from keras_mtl.training import MultiTaskModel
 ConvHook = Callable[[keras.KerasTensor, str], keras.KerasTensor]
 
 
-def check_choice(name: str, value, allowed: Sequence) -> None:
+def check_choice(name: str, value: Any, allowed: Sequence) -> None:
     """Raises `ValueError("Expected `name` to be one of ... Received: name=...")`."""
     if value not in tuple(allowed):
         raise ValueError(
@@ -22,13 +24,15 @@ def check_choice(name: str, value, allowed: Sequence) -> None:
         )
 
 
-def check_positive_int(name: str, value) -> int:
+def check_positive_int(name: str, value: Any) -> int:
+    """Returns `value`, or raises `ValueError` unless it is an int >= 1 (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"Expected `{name}` to be a positive int. Received: {name}={value!r}")
     return value
 
 
-def check_width_multiplier(width_multiplier) -> float:
+def check_width_multiplier(width_multiplier: Any) -> float:
+    """Returns `width_multiplier` as a float, or raises `ValueError` unless it is > 0."""
     if (
         isinstance(width_multiplier, bool)
         or not isinstance(width_multiplier, int | float)
@@ -46,7 +50,7 @@ def scaled(filters: int, width_multiplier: float) -> int:
     return max(1, int(round(filters * width_multiplier)))
 
 
-def resolve_task_names(num_tasks, task_names: Sequence[str] | None) -> list[str]:
+def resolve_task_names(num_tasks: int, task_names: Sequence[str] | None) -> list[str]:
     """Validates `num_tasks` and returns `task_names` or `["task_0", ...]`."""
     num_tasks = check_num_tasks(num_tasks)
     if task_names is None:
@@ -65,15 +69,17 @@ def resolve_task_names(num_tasks, task_names: Sequence[str] | None) -> list[str]
 
 
 class ModelInputs(NamedTuple):
-    """The builders' two `keras.Input`s and the checked tensors their layers use."""
+    """The builders' `keras.Input`s and the checked tensors their layers use."""
 
     image_input: keras.KerasTensor  # float32 (batch, H, W, C), the model input `image`
-    task_input: keras.KerasTensor  # int64 (batch,), the model input `task_id`
+    task_input: keras.KerasTensor | None  # int64 (batch,), the model input `task_id`
     image: keras.KerasTensor  # `image_input` after `InputShapeCheck`
-    task_id: keras.KerasTensor  # `task_input` after `TaskIdValidation`: int32 (batch,)
+    task_id: keras.KerasTensor | None  # `task_input` after `TaskIdValidation`: int32 (batch,)
 
 
-def model_inputs(input_shape: Sequence[int], num_tasks: int) -> ModelInputs:
+def model_inputs(
+    input_shape: Sequence[int], num_tasks: int, task_input: bool = True
+) -> ModelInputs:
     """The inputs of every builder, each checked once per model call.
 
     `image` is a float32 input of shape `(batch,) + input_shape`, followed by an
@@ -84,6 +90,12 @@ def model_inputs(input_shape: Sequence[int], num_tasks: int) -> ModelInputs:
     exactly, so an int64 id outside the int32 range is seen (and rejected) instead of wrapping
     around to a valid task. A `TaskIdValidation` layer then checks the ids once (integer dtype,
     shape, values in `[0, num_tasks)`) and gives the task-conditioned layers int32 ids.
+
+    Args:
+        input_shape: `(height, width, channels)` of the images.
+        num_tasks: T, the range of valid task ids.
+        task_input: whether the model takes a `task_id` input; False (every sample labelled
+            for every task) leaves `task_input` and `task_id` None.
 
     Returns:
         A `ModelInputs`: build the network on `.image` and `.task_id`, and pass the whole
@@ -98,16 +110,26 @@ def model_inputs(input_shape: Sequence[int], num_tasks: int) -> ModelInputs:
             f"Received: input_shape={input_shape!r}"
         )
     image_input = keras.Input(shape=input_shape, dtype="float32", name="image")
-    task_input = keras.Input(shape=(), dtype="int64", name="task_id")
+    image = InputShapeCheck(name="check_image")(image_input)
+    if not task_input:
+        return ModelInputs(image_input, None, image, None)
+    ids_input = keras.Input(shape=(), dtype="int64", name="task_id")
     return ModelInputs(
         image_input=image_input,
-        task_input=task_input,
-        image=InputShapeCheck(name="check_image")(image_input),
-        task_id=TaskIdValidation(num_tasks, name="check_task_id")(task_input),
+        task_input=ids_input,
+        image=image,
+        task_id=TaskIdValidation(num_tasks, name="check_task_id")(ids_input),
     )
 
 
-def selected_heads(features, task_id, task_names, units: int, name: str = "logits", **dense):
+def selected_heads(
+    features: keras.KerasTensor,
+    task_id: keras.KerasTensor,
+    task_names: Sequence[str],
+    units: int,
+    name: str = "logits",
+    **dense: Any,
+) -> tuple[keras.KerasTensor, list[str]]:
     """One `Dense(units)` head per task, applied to every sample; each sample keeps its own.
 
     Returns the `(batch, units)` output of the sample's own task head (layer `name`, a
@@ -121,7 +143,9 @@ def selected_heads(features, task_id, task_names, units: int, name: str = "logit
     return out, [head.name for head in heads]
 
 
-def layers_between(inputs, outputs) -> list[str]:
+def layers_between(
+    inputs: Sequence[keras.KerasTensor], outputs: Sequence[keras.KerasTensor]
+) -> list[str]:
     """Names of the layers on the paths from `inputs` to `outputs` (inputs excluded).
 
     Used to list every layer of an independent column (ITN, single-task nets) as task-specific.
@@ -132,18 +156,26 @@ def layers_between(inputs, outputs) -> list[str]:
 
 def build_model(
     inputs: ModelInputs,
-    outputs,
+    outputs: keras.KerasTensor | dict[str, keras.KerasTensor],
     task_names: Sequence[str],
     task_specific_layers: Sequence[str],
     name: str,
+    representation_layer: str | None = None,
 ) -> MultiTaskModel:
-    """Wraps the functional graph from `model_inputs(...)` to `outputs` into a `MultiTaskModel`."""
+    """Wraps the functional graph from `model_inputs(...)` to `outputs` into a `MultiTaskModel`.
+
+    The model's inputs are `{"image"}`, plus `"task_id"` when `inputs` has a task input.
+    """
+    model_input = {"image": inputs.image_input}
+    if inputs.task_input is not None:
+        model_input["task_id"] = inputs.task_input
     return MultiTaskModel(
-        inputs={"image": inputs.image_input, "task_id": inputs.task_input},
+        inputs=model_input,
         outputs=outputs,
         task_names=list(task_names),
         num_tasks=len(task_names),
         task_specific_layers=list(task_specific_layers),
+        representation_layer=representation_layer,
         name=name,
     )
 
@@ -152,7 +184,12 @@ def copy_weights_by_layer_name(source: keras.Model, target: keras.Model) -> list
     """Copies the weights of every layer of `source` into the same-named layer of `target`.
 
     For example to start an only-mask model (`zhao_retrieval_net(method="only_mask")`) from a
-    trained FSN or IB model: the shared layers carry the same names in every variant.
+    trained FSN or IB model: the shared layers carry the same names in every variant. Layers
+    whose weights differ in number or shape are skipped.
+
+    Args:
+        source: the model to copy from.
+        target: the model to copy into (changed in place).
 
     Returns:
         The names of the layers copied.
@@ -170,14 +207,20 @@ def copy_weights_by_layer_name(source: keras.Model, target: keras.Model) -> list
     return copied
 
 
-def routing_hook(num_tasks: int, task_id, sharing_ratio: float, seed: int, names: list):
+def routing_hook(
+    num_tasks: int,
+    task_id: keras.KerasTensor,
+    sharing_ratio: float,
+    seed: int,
+    names: list[str],
+) -> ConvHook:
     """A conv hook inserting a `TaskRouting` layer (seeds `seed`, `seed + 1`, ...).
 
     The names of the inserted layers are appended to `names`.
     """
     counter = iter(range(10**9))
 
-    def hook(x, unit_name):
+    def hook(x: keras.KerasTensor, unit_name: str) -> keras.KerasTensor:
         layer = TaskRouting(
             num_tasks,
             sharing_ratio=sharing_ratio,

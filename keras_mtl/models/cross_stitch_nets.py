@@ -1,7 +1,11 @@
 """Cross-stitch networks (Misra et al.; Bhuin et al.) and the split-network baseline."""
 
-from collections.abc import Sequence
+from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
 from keras import layers
 
 from keras_mtl.layers import ColumnConv2D, ColumnDense, CrossStitch, UnstackColumns
@@ -12,12 +16,13 @@ from keras_mtl.models.common import (
     model_inputs,
     resolve_task_names,
 )
+from keras_mtl.training import MultiTaskModel
 
 # Bhuin et al. Sec. 5 / TCDCN (Zhang et al. 2014): 40x40 input, four convs, three poolings, fc.
 BHUIN_CONVS = ((16, 5), (48, 3), (64, 3), (64, 2))  # (filters, kernel); pooling after 1-3
 
 
-def _per_task(name: str, value, num_tasks: int, kind) -> list:
+def _per_task(name: str, value: Any, num_tasks: int, kind: Callable[[Any], bool]) -> list:
     values = list(value) if isinstance(value, list | tuple) else [value] * num_tasks
     if len(values) != num_tasks or not all(kind(v) for v in values):
         raise ValueError(
@@ -28,15 +33,15 @@ def _per_task(name: str, value, num_tasks: int, kind) -> list:
 
 
 def _columns_network(
-    image,
+    image: keras.KerasTensor,
     num_tasks: int,
     filters: Sequence[int],
     fc_units: int,
     activation: str,
-    stitch=None,
-    related_weights: float = 0.0,
+    stitch: Callable[[keras.KerasTensor, str], keras.KerasTensor] | None = None,
+    related_weight: float = 0.0,
     related_form: str = "exp",
-):
+) -> tuple[keras.KerasTensor, list[str]]:
     """The Bhuin backbone on `num_tasks` stacked columns; `stitch(x, name)` after each layer.
 
     Returns the `(batch, T, fc_units)` fc output and the names of the column layers.
@@ -44,7 +49,7 @@ def _columns_network(
     x = layers.Reshape((1,) + tuple(image.shape[1:]), name="add_column_axis")(image)
     x = layers.Concatenate(axis=1, name="columns")([x] * num_tasks) if num_tasks > 1 else x
     names = []
-    related = dict(related_weights=related_weights, related_form=related_form)
+    related = dict(related_weight=related_weight, related_form=related_form)
     for i, ((_, kernel), width) in enumerate(zip(BHUIN_CONVS, filters, strict=True), start=1):
         conv = ColumnConv2D(
             num_tasks, width, kernel, activation=activation, name=f"conv{i}", **related
@@ -118,11 +123,12 @@ def cross_stitch_net(
     same_init: float = 0.9,
     diff_init: float | None = None,
     lr_multiplier: float = 1.0,
-    related_weights: float = 0.0,
+    related_weight: float = 0.0,
     related_form: str = "exp",
+    task_input: bool = True,
     task_names: Sequence[str] | None = None,
     name: str | None = None,
-):
+) -> MultiTaskModel:
     """T columns of a small conv net with a cross-stitch unit after every layer.
 
     The backbone of Bhuin et al. (Sec. 5; TCDCN's): 40x40 input, conv 5x5 (16) + pool, conv
@@ -132,7 +138,7 @@ def cross_stitch_net(
     after pool1, pool2, pool3, conv4 and fc; then each task's head on its own column: a
     `Dense(head_units[t], head_activations[t])` named `head_<task>`. Heads may differ in size
     and type, e.g. Bhuin's landmark regression (10 linear units, MSE) with pose classification
-    (5 units, softmax cross-entropy). With `related_weights = lambda > 0` every column layer
+    (5 units, softmax cross-entropy). With `related_weight = lambda > 0` every column layer
     adds the related-weights regulariser (Bhuin Eq. 6-7) between its columns (columns then
     start from equal kernels); it is part of `model.losses`, so `fit` minimises it.
 
@@ -152,16 +158,20 @@ def cross_stitch_net(
         same_init: initial alpha of a column onto itself (0.9).
         diff_init: initial alpha between columns (None: `(1 - same_init) / (T - 1)`).
         lr_multiplier: gradient multiplier of the stitch units.
-        related_weights: lambda of the related-weights regulariser (0 = off).
+        related_weight: the weight lambda of the related-weights regulariser (0 = off).
         related_form: `"exp"` (Eq. 7) or `"l2"`.
+        task_input: whether the model takes a `task_id` input. True (default): one task per
+            sample, each row's loss from its own task's output (`task_id` is not used by the
+            network). False: every sample labelled for every task (the Misra / Bhuin set-up),
+            the model takes `image` only and `fit(x, {task_name: labels})` trains every head
+            on every row (a missing label, -1 / NaN, leaves the row out of that task).
         task_names: optional task names; default `task_0`, ...
         name: model name.
 
     Returns:
-        A `MultiTaskModel` with inputs `{"image", "task_id"}` and a dict output
-        `{task_name: head output}`: every sample gets every task's prediction (the Misra /
-        Bhuin set-up labels each image for all tasks); compile with a loss per task name.
-        `task_id` is accepted for the common interface and unused.
+        A `MultiTaskModel` with inputs `{"image", "task_id"}` (`{"image"}` without
+        `task_input`) and a dict output `{task_name: head output}`: every sample gets every
+        task's prediction; compile with a loss per task name.
 
     Example:
 
@@ -184,12 +194,12 @@ def cross_stitch_net(
     )
     check_choice("granularity", granularity, ("layer", "channel"))
     check_choice("related_form", related_form, ("exp", "l2"))
-    inputs = model_inputs(input_shape, len(task_names))
+    inputs = model_inputs(input_shape, len(task_names), task_input)
     image = inputs.image
     n = len(task_names)
     stitches = []
 
-    def stitch(x, point):
+    def stitch(x: keras.KerasTensor, point: str) -> keras.KerasTensor:
         unit = CrossStitch(
             n,
             granularity=granularity,
@@ -202,7 +212,7 @@ def cross_stitch_net(
         return unit(x)
 
     x, columns = _columns_network(
-        image, n, filters, fc_units, activation, stitch, related_weights, related_form
+        image, n, filters, fc_units, activation, stitch, related_weight, related_form
     )
     outputs, heads = _heads(UnstackColumns(n, name="unstack")(x), task_names, units, acts)
     specific = [h.name for h in heads] + columns + stitches
@@ -220,25 +230,37 @@ def split_network(
     filters: Sequence[int] = (16, 48, 64, 64),
     fc_units: int = 100,
     activation: str = "tanh",
+    task_input: bool = True,
     task_names: Sequence[str] | None = None,
     name: str | None = None,
-):
+) -> MultiTaskModel:
     """The split-network baseline: one shared backbone, split into task heads at the last layer.
 
     The same backbone as `cross_stitch_net` (one column, no stitch units), with every task's
-    head on the shared fc output (Bhuin et al. Sec. 3.1 / 5.1, after MTFL).
+    head on the shared fc output (Bhuin et al. Sec. 3.1 / 5.1, after MTFL). The shared fc
+    output (layer `shared_fc`) is the model's `representation_layer`, so
+    `compile(probe="representation")` (MGDA-UB's shortcut) works.
 
     Reference:
         Bhuin et al., Sec. 3.1 and 5.1 (split network, FLD + attributes).
 
     Args:
         num_tasks: number of tasks (heads), >= 1.
-        head_units, head_activations, input_shape, filters, fc_units, activation,
-        task_names, name: as in `cross_stitch_net`.
+        head_units: outputs of each task's head (one int for all, or one per task).
+        head_activations: activation of each head (`None` = linear logits / regression).
+        input_shape: `(height, width, channels)`, at least 32x32 (40x40x1 in the paper).
+        filters: widths of conv1..conv4.
+        fc_units: width of the shared fc layer.
+        activation: activation of every conv and fc layer.
+        task_input: whether the model takes a `task_id` input (see `cross_stitch_net`);
+            False: every sample labelled for every task, input `image` only.
+        task_names: optional task names; default `task_0`, ...
+        name: model name.
 
     Returns:
-        A `MultiTaskModel` with inputs `{"image", "task_id"}` and a dict output
-        `{task_name: head output}` (every sample gets every task's prediction).
+        A `MultiTaskModel` with inputs `{"image", "task_id"}` (`{"image"}` without
+        `task_input`) and a dict output `{task_name: head output}` (every sample gets every
+        task's prediction).
 
     Example:
 
@@ -252,11 +274,16 @@ def split_network(
     task_names, units, acts, filters = _check_common(
         num_tasks, task_names, head_units, head_activations, input_shape, filters
     )
-    inputs = model_inputs(input_shape, len(task_names))
+    inputs = model_inputs(input_shape, len(task_names), task_input)
     image = inputs.image
     x, _ = _columns_network(image, 1, filters, fc_units, activation)
     shared = layers.Reshape((fc_units,), name="shared_fc")(x)
     outputs, heads = _heads([shared] * len(task_names), task_names, units, acts)
     return build_model(
-        inputs, outputs, task_names, [h.name for h in heads], name or "split_network"
+        inputs,
+        outputs,
+        task_names,
+        [h.name for h in heads],
+        name or "split_network",
+        representation_layer="shared_fc",
     )

@@ -1,6 +1,9 @@
 """Task Routing networks (Strezoski et al., ICCV 2019): VGG-11, VGG-16 and ResNet-50."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
+from typing import Any
 
 from keras import layers
 
@@ -15,6 +18,7 @@ from keras_mtl.models.common import (
     routing_hook,
     selected_heads,
 )
+from keras_mtl.training import MultiTaskModel
 
 BACKBONES = ("vgg11", "vgg16", "resnet50")
 
@@ -27,16 +31,16 @@ def task_routing_net(
     sharing_ratio: float = 0.5,
     routing_seed: int = 0,
     width_multiplier: float = 1.0,
-    fc_units: Sequence[int] = (4096, 4096),
+    shared_fc: Sequence[int] = (4096, 4096),
     task_names: Sequence[str] | None = None,
     name: str | None = None,
-):
+) -> MultiTaskModel:
     """A VGG or ResNet with a Task Routing Layer after every conv and one head per task.
 
     Every conv is followed by BatchNorm, a `TaskRouting` layer and ReLU (conv -> BN -> TRL ->
     ReLU, the placement of Strezoski et al.; in residual blocks the last conv's TRL comes
     before the addition, and projection shortcuts are routed too). VGG: the five conv stages,
-    flatten, `fc_units` Dense + ReLU layers (the VGG classifier trunk, not routed); ResNet-50:
+    flatten, `shared_fc` Dense + ReLU layers (the VGG classifier trunk, not routed); ResNet-50:
     the bottleneck stages and global average pooling. Then one `Dense(num_classes)` head per
     task (`head_<task>`, logits; 1 unit = a binary attribute, the paper's set-up).
     `sharing_ratio=1.0` reverts to hard sharing (every unit active for every task), 0.0 keeps
@@ -54,7 +58,8 @@ def task_routing_net(
         sharing_ratio: float in [0, 1], fraction of units each task keeps (see `TaskRouting`).
         routing_seed: seed of the first TRL's masks.
         width_multiplier: scales every conv width (1.0 = the standard network).
-        fc_units: the VGG classifier's hidden Dense layers (ignored for ResNet-50).
+        shared_fc: units of the VGG classifier's hidden Dense + ReLU layers `fc1`, `fc2`, ...,
+            shared by all tasks (ignored for ResNet-50).
         task_names: optional task names (identifiers); default `task_0`, ...
         name: model name; default `task_routing_<backbone>`.
 
@@ -66,7 +71,7 @@ def task_routing_net(
     Example:
 
     >>> model = task_routing_net(40, backbone="vgg11", input_shape=(64, 64, 3),
-    ...                          width_multiplier=0.25, fc_units=(128,))
+    ...                          width_multiplier=0.25, shared_fc=(128,))
     >>> model.output_names
     ['logits']
     """
@@ -87,7 +92,7 @@ def task_routing_net(
         stages = vgg_stages(backbone, width_multiplier, batch_norm=True)
         x = apply_stages(image, stages, hook)[-1]
         x = layers.Flatten(name="flatten")(x)
-        x = dense_stack(fc_units, prefix="")(x)
+        x = dense_stack(shared_fc, prefix="")(x)
     else:
         x = apply_stages(image, resnet_stages(backbone, width_multiplier), hook)[-1]
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
@@ -97,16 +102,31 @@ def task_routing_net(
     )
 
 
-def task_routing_vgg11(num_tasks: int, **kwargs):
-    """`task_routing_net(num_tasks, backbone="vgg11", **kwargs)` (Strezoski et al.)."""
+def task_routing_vgg11(num_tasks: int, **kwargs: Any) -> MultiTaskModel:
+    """`task_routing_net(num_tasks, backbone="vgg11", **kwargs)` (Strezoski et al.).
+
+    Args:
+        num_tasks: number of tasks.
+        **kwargs: the other arguments of `task_routing_net` (not `backbone`).
+    """
     return task_routing_net(num_tasks, backbone="vgg11", **kwargs)
 
 
-def task_routing_vgg16(num_tasks: int, **kwargs):
-    """`task_routing_net(num_tasks, backbone="vgg16", **kwargs)` (Strezoski et al.)."""
+def task_routing_vgg16(num_tasks: int, **kwargs: Any) -> MultiTaskModel:
+    """`task_routing_net(num_tasks, backbone="vgg16", **kwargs)` (Strezoski et al.).
+
+    Args:
+        num_tasks: number of tasks.
+        **kwargs: the other arguments of `task_routing_net` (not `backbone`).
+    """
     return task_routing_net(num_tasks, backbone="vgg16", **kwargs)
 
 
-def task_routing_resnet50(num_tasks: int, **kwargs):
-    """`task_routing_net(num_tasks, backbone="resnet50", **kwargs)` (Strezoski et al.)."""
+def task_routing_resnet50(num_tasks: int, **kwargs: Any) -> MultiTaskModel:
+    """`task_routing_net(num_tasks, backbone="resnet50", **kwargs)` (Strezoski et al.).
+
+    Args:
+        num_tasks: number of tasks.
+        **kwargs: the other arguments of `task_routing_net` (not `backbone`).
+    """
     return task_routing_net(num_tasks, backbone="resnet50", **kwargs)

@@ -1,14 +1,20 @@
 """Top-down modulation networks (BU1 -> TD -> BU2) on LeNet, VGG-11, ResNet-18, and baselines."""
 
-from collections.abc import Sequence
+from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import keras
 from keras import layers
 
 from keras_mtl.layers import SelectTaskColumn, TaskEmbedding, TaskModulation, TensorModulation
 from keras_mtl.layers.tensor_modulation import CONNECTIVITIES
 from keras_mtl.models.blocks import (
     ConvUnit,
+    FeatureTrunk,
     Stage,
+    StagePart,
     apply_stages,
     conv_specs,
     resnet_stages,
@@ -24,18 +30,27 @@ from keras_mtl.models.common import (
     resolve_task_names,
     scaled,
 )
+from keras_mtl.training import MultiTaskModel
 
 BACKBONES = ("lenet", "vgg11", "resnet18")
 METHODS = ("top_down", "single_task", "multi_branch", "ch_mod")
+TASK_ID_METHODS = ("top_down", "ch_mod")  # the network itself is conditioned on the task id
 DEFAULT_INPUT_SHAPES = {"lenet": (28, 28, 1), "vgg11": (224, 224, 3), "resnet18": (224, 224, 3)}
 # (shared fc after the conv stages, fc of each branch before its output layer)
 DEFAULT_FC = {"lenet": ((50,), (50,)), "vgg11": ((), (4096, 4096)), "resnet18": ((), ())}
 
 
-def lenet_stages(width_multiplier: float = 1.0, prefix: str = "", trainable: bool = True):
+def lenet_stages(
+    width_multiplier: float = 1.0, prefix: str = "", trainable: bool = True
+) -> list[StagePart]:
     """LeNet's two conv stages (Sener & Koltun): 5x5 conv (10) + 2x2 pool, 5x5 conv (20) + pool.
 
     `valid` convs without bias and ReLU; 28x28x1 -> 12x12x10 -> 4x4x20 (320 features).
+
+    Args:
+        width_multiplier: scales both conv widths.
+        prefix: prefix of every layer name (one independent copy per prefix).
+        trainable: whether the layers are trainable.
     """
     return [
         Stage(
@@ -64,24 +79,11 @@ def _stages(backbone, width_multiplier, prefix=""):
     return resnet_stages("resnet18", width_multiplier, prefix=prefix)
 
 
-class _Recognition:
-    """The parts of one recognition network: conv stages, shared fc, and its classifier."""
-
-    def __init__(self, backbone, width_multiplier, shared_fc, use_bias, prefix=""):
-        self.backbone = backbone
-        self.stages = _stages(backbone, width_multiplier, prefix)
-        pool = layers.Flatten if backbone != "resnet18" else layers.GlobalAveragePooling2D
-        self.pool = pool(name=f"{prefix}pool_features")
-        self.fc = [
-            layers.Dense(u, activation="relu", use_bias=use_bias, name=f"{prefix}shared_fc{i}")
-            for i, u in enumerate(shared_fc, start=1)
-        ]
-
-    def trunk(self, features):
-        x = self.pool(features)
-        for layer in self.fc:
-            x = layer(x)
-        return x
+def _recognition(backbone, width_multiplier, shared_fc, use_bias, prefix=""):
+    """One recognition network's shared part: conv stages, pooling and shared fc."""
+    pooling = "avg" if backbone == "resnet18" else "flatten"
+    stages = _stages(backbone, width_multiplier, prefix)
+    return FeatureTrunk(stages, pooling, shared_fc, use_bias, prefix)
 
 
 def _branch(x, branch_fc, num_classes, use_bias, prefix):
@@ -139,13 +141,14 @@ def top_down_net(
     num_classes: int = 10,
     connectivity: str = "gated",
     td_connectivity: str = "add",
-    td_output: bool = False,
+    return_td_map: bool = False,
     width_multiplier: float = 1.0,
     shared_fc: Sequence[int] | None = None,
     branch_fc: Sequence[int] | None = None,
+    task_input: bool = True,
     task_names: Sequence[str] | None = None,
     name: str | None = None,
-):
+) -> MultiTaskModel:
     """The top-down modulation network of Levi & Ullman, or one of its baselines.
 
     Backbones (split in conv stages and a classifier, Sec. 4.2): `"lenet"` (Multi-MNIST,
@@ -163,9 +166,19 @@ def top_down_net(
     - `"single_task"`: one independent network (conv stages, fc, branch) per task
       (`<task>_...`), the sample's own selected.
     - `"multi_branch"`: hard sharing ("uniform scaling"): shared conv stages and fc, one
-      branch per task (`branch_<task>_...`), the sample's own selected.
+      branch per task (`branch_<task>_...`), the sample's own selected. The last shared
+      layer (the shared fc, or the pooled features without one) is the model's
+      `representation_layer`, for `compile(probe="representation")` (MGDA-UB's shortcut).
     - `"ch_mod"`: channel modulation (Zhao et al.): one shared network and classifier with a
       `TaskModulation` (scale) after each conv stage.
+
+    With `task_input=False` the model is built for the setting where every sample is
+    labelled for every task (Multi-MNIST: every image is labelled for every corner digit, the
+    multi-branch baseline of Sener & Koltun): input `image` only, and every branch's logits
+    as a dict keyed by task name, trained with `fit(x, {task_name: labels})` (a missing
+    label, -1 or NaN, leaves the sample out of that task). Only `"multi_branch"` and
+    `"single_task"` can be built so: `"top_down"` and `"ch_mod"` condition the network on the
+    task id.
 
     Parameter counts, LeNet (Table 5a, K tasks): backbone 21,250 and each branch 3,000
     exactly; single-task 24,250 per task; multi-branch 21,250 + 3,000 K; ch-mod
@@ -186,26 +199,34 @@ def top_down_net(
         num_classes: outputs of the classifier (the same for every task).
         connectivity: TD -> BU2 modulation, `"gated"`, `"multiply"` or `"add"` (top-down).
         td_connectivity: BU1 -> TD lateral combination (top-down).
-        td_output: also output `"td_map"`, a 1x1 conv of the lowest TD tensor to one channel
+        return_td_map: also output `"td_map"`, a 1x1 conv of the lowest TD tensor to one channel
             (logits of an attention / localisation map for an auxiliary loss, Sec. 4.3.4).
         width_multiplier: scales every conv width.
         shared_fc: units of the fc layers shared by all tasks after the conv stages
             (default LeNet (50,), else ()).
         branch_fc: hidden units of each branch before its output layer (default LeNet
             (50,), VGG-11 (4096, 4096), ResNet-18 ()).
+        task_input: whether the model takes a `task_id` input (one task per sample). False:
+            every sample labelled for every task, input `image` only and one output per task
+            (`"multi_branch"` and `"single_task"` only).
         task_names: optional task names; default `task_0`, ...
         name: model name; default `<method>_<backbone>`.
 
     Returns:
         A `MultiTaskModel` with inputs `{"image", "task_id"}` and output `"logits"`
-        `(batch, num_classes)`, the sample's prediction for its own task; with `td_output`
-        a dict `{"logits": ..., "td_map": (batch, h0, w0, 1)}` (top-down only).
+        `(batch, num_classes)`, the sample's prediction for its own task; with
+        `return_td_map` a dict `{"logits": ..., "td_map": (batch, h0, w0, 1)}` (top-down
+        only). With `task_input=False`: input `{"image"}` and a dict output
+        `{task_name: (batch, num_classes) logits}`.
 
     Example:
 
     >>> model = top_down_net(2, backbone="lenet", method="top_down")
     >>> model.count_params()  # 21,250 + 3,000 + 6,000 + 2 x 320
     30890
+    >>> model = top_down_net(4, method="multi_branch", task_input=False)
+    >>> sorted(model.output), model.representation_layer
+    (['task_0', 'task_1', 'task_2', 'task_3'], 'shared_fc1')
     """
     task_names = resolve_task_names(num_tasks, task_names)
     check_choice("backbone", backbone, BACKBONES)
@@ -214,10 +235,17 @@ def top_down_net(
     check_choice("td_connectivity", td_connectivity, CONNECTIVITIES)
     check_positive_int("num_classes", num_classes)
     width_multiplier = check_width_multiplier(width_multiplier)
-    if td_output and method != "top_down":
+    if return_td_map and method != "top_down":
         raise ValueError(
-            "Expected `td_output=True` only with method='top_down' (the baselines have no TD "
-            f"stream). Received: method={method!r}, td_output=True"
+            "Expected `return_td_map=True` only with method='top_down' (the baselines have no "
+            f"TD stream). Received: method={method!r}, return_td_map=True"
+        )
+    if not task_input and method in TASK_ID_METHODS:
+        raise ValueError(
+            f"Expected `task_input=True` for method={method!r}: its network is conditioned on "
+            "the task id. Without a task input (every sample labelled for every task) use "
+            f"method='multi_branch' or 'single_task'. Received: method={method!r}, "
+            "task_input=False"
         )
     input_shape = tuple(input_shape or DEFAULT_INPUT_SHAPES[backbone])
     minimum = 28 if backbone == "lenet" else 32
@@ -229,29 +257,30 @@ def top_down_net(
     shared_fc = tuple(DEFAULT_FC[backbone][0] if shared_fc is None else shared_fc)
     branch_fc = tuple(DEFAULT_FC[backbone][1] if branch_fc is None else branch_fc)
     use_bias = backbone != "lenet"
-    inputs = model_inputs(input_shape, len(task_names))
+    inputs = model_inputs(input_shape, len(task_names), task_input)
     image, task_id = inputs.image, inputs.task_id
     n = len(task_names)
     specific: list[str] = []
     outputs = {}
+    representation = None
 
     if method == "single_task":
         columns = []
         for t in task_names:
-            net = _Recognition(backbone, width_multiplier, shared_fc, use_bias, f"{t}_")
-            x = net.trunk(apply_stages(image, net.stages)[-1])
-            columns.append(_branch(x, branch_fc, num_classes, use_bias, f"{t}_branch_")[0])
-        outputs["logits"] = _select(columns, task_id, n)
+            net = _recognition(backbone, width_multiplier, shared_fc, use_bias, f"{t}_")
+            logits, _ = _branch(net(image), branch_fc, num_classes, use_bias, f"{t}_branch_")
+            columns.append(logits)
+        outputs = _task_outputs(columns, task_id, task_names)
         # every layer of a single-task network belongs to its task
         specific = layers_between([image], columns)
     else:
-        net = _Recognition(backbone, width_multiplier, shared_fc, use_bias)
+        net = _recognition(backbone, width_multiplier, shared_fc, use_bias)
         if method == "top_down":
             top, td, names = _top_down_features(
                 image, task_id, net, n, connectivity, td_connectivity, use_bias
             )
             specific += names
-            if td_output:
+            if return_td_map:
                 outputs["td_map"] = layers.Conv2D(1, 1, name="td_map")(td)
         elif method == "ch_mod":
             x = image
@@ -269,33 +298,54 @@ def top_down_net(
                 logits, names = _branch(x, branch_fc, num_classes, use_bias, f"branch_{t}_")
                 columns.append(logits)
                 specific += names
-            outputs["logits"] = _select(columns, task_id, n)
+            outputs = _task_outputs(columns, task_id, task_names)
+            representation = net.output_layer
         else:
             logits, _ = _branch(x, branch_fc, num_classes, use_bias, "branch_")
             outputs["logits"] = layers.Identity(name="logits")(logits)
 
-    result = outputs if len(outputs) > 1 else outputs["logits"]
+    result = outputs if len(outputs) > 1 or task_id is None else outputs["logits"]
     return build_model(
-        inputs, result, task_names, specific, name or f"{method}_{backbone}"
+        inputs, result, task_names, specific, name or f"{method}_{backbone}", representation
     )
 
 
-def _select(columns, task_id, num_tasks):
-    if num_tasks == 1:
-        return layers.Identity(name="logits")(columns[0])
-    return SelectTaskColumn(num_tasks, name="logits")([columns, task_id])
+def _task_outputs(
+    columns: list[keras.KerasTensor], task_id: keras.KerasTensor | None, task_names: list[str]
+) -> dict[str, keras.KerasTensor]:
+    """`{"logits": the sample's own column}`, or `{task: column}` without task ids."""
+    if task_id is None:
+        return dict(zip(task_names, columns, strict=True))
+    if len(columns) == 1:
+        return {"logits": layers.Identity(name="logits")(columns[0])}
+    return {"logits": SelectTaskColumn(len(columns), name="logits")([columns, task_id])}
 
 
-def top_down_lenet(num_tasks: int, **kwargs):
-    """`top_down_net(num_tasks, backbone="lenet", **kwargs)` (Multi-MNIST, Table 1 / 5a)."""
+def top_down_lenet(num_tasks: int, **kwargs: Any) -> MultiTaskModel:
+    """`top_down_net(num_tasks, backbone="lenet", **kwargs)` (Multi-MNIST, Table 1 / 5a).
+
+    Args:
+        num_tasks: number of tasks.
+        **kwargs: the other arguments of `top_down_net` (not `backbone`).
+    """
     return top_down_net(num_tasks, backbone="lenet", **kwargs)
 
 
-def top_down_vgg11(num_tasks: int, **kwargs):
-    """`top_down_net(num_tasks, backbone="vgg11", **kwargs)` (CLEVR, Table 3 / 5b)."""
+def top_down_vgg11(num_tasks: int, **kwargs: Any) -> MultiTaskModel:
+    """`top_down_net(num_tasks, backbone="vgg11", **kwargs)` (CLEVR, Table 3 / 5b).
+
+    Args:
+        num_tasks: number of tasks.
+        **kwargs: the other arguments of `top_down_net` (not `backbone`).
+    """
     return top_down_net(num_tasks, backbone="vgg11", **kwargs)
 
 
-def top_down_resnet18(num_tasks: int, **kwargs):
-    """`top_down_net(num_tasks, backbone="resnet18", **kwargs)` (CUB-200, Table 4)."""
+def top_down_resnet18(num_tasks: int, **kwargs: Any) -> MultiTaskModel:
+    """`top_down_net(num_tasks, backbone="resnet18", **kwargs)` (CUB-200, Table 4).
+
+    Args:
+        num_tasks: number of tasks.
+        **kwargs: the other arguments of `top_down_net` (not `backbone`).
+    """
     return top_down_net(num_tasks, backbone="resnet18", **kwargs)

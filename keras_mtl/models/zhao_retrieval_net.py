@@ -1,5 +1,7 @@
 """Zhao et al. Table 2 retrieval network, with the modulation module and every baseline."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 
 import keras
@@ -11,7 +13,8 @@ from keras_mtl.layers import (
     SelectTaskColumn,
     TaskModulation,
 )
-from keras_mtl.models.blocks import ConvUnit, Pool, ResidualBlock, Stage
+from keras_mtl.layers.types import Tensor
+from keras_mtl.models.blocks import ConvUnit, Pool, ResidualBlock, Stage, StagePart
 from keras_mtl.models.common import (
     build_model,
     check_choice,
@@ -23,6 +26,7 @@ from keras_mtl.models.common import (
     routing_hook,
     scaled,
 )
+from keras_mtl.training import MultiTaskModel
 
 METHODS = (
     "modulation",
@@ -46,9 +50,15 @@ class DisjointMasks(keras.initializers.Initializer):
 
     Initialises a `(num_tasks, C)` tensor with ones on `[t * C // T, (t + 1) * C // T)` in row
     t and zeros elsewhere (dimensions left over by the division are used by no task).
+
+    Example:
+
+    >>> import numpy as np
+    >>> np.asarray(DisjointMasks()((2, 5))).tolist()
+    [[1.0, 1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0, 0.0]]
     """
 
-    def __call__(self, shape, dtype=None):
+    def __call__(self, shape: Sequence[int], dtype: str | None = None) -> Tensor:
         if len(shape) != 2 or shape[1] < shape[0]:
             raise ValueError(
                 "Expected a shape (num_tasks, C) with C >= num_tasks for DisjointMasks. "
@@ -65,26 +75,28 @@ class DisjointMasks(keras.initializers.Initializer):
 class _FlattenDense:
     """The Table 2 `fc` stage: flatten, then a linear Dense(embedding_dim)."""
 
-    def __init__(self, units: int, name: str, trainable: bool):
+    def __init__(self, units: int, name: str, trainable: bool) -> None:
         self.flatten = layers.Flatten(name=f"{name}_flatten")
         self.dense = layers.Dense(units, name=name, trainable=trainable)
 
-    def __call__(self, x, hook=None):
+    def __call__(self, x: keras.KerasTensor, hook: object = None) -> keras.KerasTensor:
         return self.dense(self.flatten(x))
 
 
-def zhao_stages(
-    width_multiplier: float = 1.0,
-    embedding_dim: int = 256,
-    prefix: str = "",
-    trainable: bool = True,
-) -> list:
-    """The six stages of Zhao et al. Table 2: conv1, block2..block5, fc.
+def zhao_conv_stages(
+    width_multiplier: float = 1.0, prefix: str = "", trainable: bool = True
+) -> list[StagePart]:
+    """The five conv stages of Zhao et al. Table 2: conv1, block2..block5.
 
     conv1 is a 3x3 `valid` conv; each block is a 3x3 `valid` conv, a 2x2 stride-2 max pooling
     and a residual block of two 3x3 `same` convs (identity shortcut); all convs have biases and
-    ReLU, no BatchNorm (not in the paper; it also keeps the grouped gradient probe exact); fc is
-    a linear Dense. 150x150 input: 148x148x32, 73x73x64, 35x35x128, 16x16x128, 7x7x128, 256.
+    ReLU, no BatchNorm (not in the paper; it also keeps the grouped gradient probe exact).
+    150x150 input: 148x148x32, 73x73x64, 35x35x128, 16x16x128, 7x7x128.
+
+    Args:
+        width_multiplier: scales every conv width (1.0 in the paper).
+        prefix: prefix of every layer name (one independent copy per prefix).
+        trainable: whether the layers are trainable.
     """
     w = [scaled(f, width_multiplier) for f in ZHAO_WIDTHS]
     stages = [ConvUnit(w[0], 3, f"{prefix}conv1", padding="valid", trainable=trainable)]
@@ -98,11 +110,33 @@ def zhao_stages(
             ),
         ]
         stages.append(Stage(parts, name))
+    return stages
+
+
+def zhao_stages(
+    width_multiplier: float = 1.0,
+    embedding_dim: int = 256,
+    prefix: str = "",
+    trainable: bool = True,
+) -> list[StagePart]:
+    """The six stages of Zhao et al. Table 2: conv1, block2..block5 (`zhao_conv_stages`), fc.
+
+    fc flattens the block5 output and applies a linear `Dense(embedding_dim)` (256 in the
+    paper), the embedding.
+
+    Args:
+        width_multiplier: scales every conv width (1.0 in the paper).
+        embedding_dim: units of fc.
+        prefix: prefix of every layer name (one independent copy per prefix).
+        trainable: whether the layers are trainable.
+    """
+    stages = zhao_conv_stages(width_multiplier, prefix, trainable)
     stages.append(_FlattenDense(embedding_dim, f"{prefix}fc", trainable))
     return stages
 
 
-def _check_input_size(input_shape):
+def check_zhao_input_shape(input_shape: Sequence[int]) -> None:
+    """Raises `ValueError` for an input smaller than 48x48 (too small for Table 2's stages)."""
     sizes = []
     for d in tuple(input_shape)[:2]:
         d -= 2
@@ -127,12 +161,12 @@ def zhao_retrieval_net(
     csn_masks: str = "fixed",
     sharing_ratio: float = 0.5,
     routing_seed: int = 0,
-    stitch_granularity: str = "layer",
-    stitch_same_init: float = 0.9,
+    granularity: str = "layer",
+    same_init: float = 0.9,
     width_multiplier: float = 1.0,
     task_names: Sequence[str] | None = None,
     name: str | None = None,
-):
+) -> MultiTaskModel:
     """The Table 2 retrieval network of Zhao et al. with one multi-task method.
 
     Backbone (Table 2): conv1, block2..block5 (3x3 conv, stride-2 pool, residual block of two
@@ -159,7 +193,7 @@ def zhao_retrieval_net(
     - `"routing"`: a `TaskRouting` after every conv (conv -> TRL -> ReLU; Strezoski et al.)
       with `sharing_ratio`, seeds `routing_seed + i`; no extra trainable parameters.
     - `"cross_stitch"`: one column per task and a `CrossStitch` unit after conv1, each block
-      and fc (`stitch_granularity`), the sample's own column selected by task id.
+      and fc (`granularity`, `same_init`), the sample's own column selected by task id.
 
     Reference:
         Zhao, Li, Shen, Liang, Wu. "A Modulation Module for Multi-task Learning with
@@ -180,8 +214,9 @@ def zhao_retrieval_net(
         csn_masks: `"fixed"` or `"learned"`, for `"csn"`.
         sharing_ratio: fraction of units each task keeps, for `"routing"` (1 = hard sharing).
         routing_seed: seed of the first routing layer's masks, for `"routing"`.
-        stitch_granularity: `"layer"` or `"channel"`, for `"cross_stitch"`.
-        stitch_same_init: initial weight of a column onto itself in every stitch unit
+        granularity: `"layer"` (one T x T unit) or `"channel"` (one per channel) cross-stitch
+            units, for `"cross_stitch"`.
+        same_init: initial weight of a column onto itself in every stitch unit
             (off-diagonal `(1 - same) / (T - 1)`), for `"cross_stitch"`.
         width_multiplier: scales every conv width (1.0 in the paper; small for tests).
         task_names: optional task names (identifiers); default `task_0`, `task_1`, ...
@@ -205,7 +240,7 @@ def zhao_retrieval_net(
     check_choice("modulate_from", modulate_from, MODULATE_FROM)
     check_choice("modulation_mode", modulation_mode, ("scale", "projection"))
     check_choice("csn_masks", csn_masks, CSN_MASKS)
-    check_choice("stitch_granularity", stitch_granularity, ("layer", "channel"))
+    check_choice("granularity", granularity, ("layer", "channel"))
     check_positive_int("embedding_dim", embedding_dim)
     check_positive_int("branch_dim", branch_dim)
     width_multiplier = check_width_multiplier(width_multiplier)
@@ -219,13 +254,13 @@ def zhao_retrieval_net(
             "Expected `embedding_dim` >= `num_tasks` for method='csn' (one mask block per "
             f"task). Received: embedding_dim={embedding_dim}, num_tasks={num_tasks}"
         )
-    _check_input_size(input_shape)
+    check_zhao_input_shape(input_shape)
     inputs = model_inputs(input_shape, len(task_names))
     image, task_id = inputs.image, inputs.task_id
     num_tasks = len(task_names)
     specific: list[str] = []
 
-    def stages(prefix="", trainable=True):
+    def stages(prefix: str = "", trainable: bool = True) -> list[StagePart]:
         return zhao_stages(width_multiplier, embedding_dim, prefix, trainable)
 
     if method in ("itn", "cross_stitch"):
@@ -236,8 +271,8 @@ def zhao_retrieval_net(
             if method == "cross_stitch":
                 stitch = CrossStitch(
                     num_tasks,
-                    granularity=stitch_granularity,
-                    same_init=stitch_same_init,
+                    granularity=granularity,
+                    same_init=same_init,
                     name=f"cross_stitch_{stage_name}",
                 )
                 xs = stitch(xs)

@@ -90,8 +90,8 @@ def spec_top_down():
 
 def spec_column_layers():
     x = keras.Input((2, 6, 6, 3))  # two task columns
-    y = L.ColumnConv2D(2, 4, 3, activation="relu", related_weights=0.1)(x)
-    y = L.ColumnDense(2, 5, related_weights=0.1, related_form="l2")(
+    y = L.ColumnConv2D(2, 4, 3, activation="relu", related_weight=0.1)(x)
+    y = L.ColumnDense(2, 5, related_weight=0.1, related_form="l2")(
         keras.layers.Reshape((2, -1))(y))
     ya, yb = L.UnstackColumns(2)(y)
     return [x], [ya, yb], None

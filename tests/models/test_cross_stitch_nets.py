@@ -49,13 +49,13 @@ def test_builds_trains_and_round_trips(granularity, exercise):
 
 
 def test_bhuin_landmarks_and_pose_with_related_weights(keras_roundtrip):
-    model = cross_stitch_net(2, related_weights=0.01, related_form="exp", **BHUIN, **SMALL)
+    model = cross_stitch_net(2, related_weight=0.01, related_form="exp", **BHUIN, **SMALL)
     out = _fit_mixed(model, keras_roundtrip)
     assert out["landmarks"].shape == (4, 10)
     np.testing.assert_allclose(np.sum(out["pose"], axis=-1), np.ones(4), rtol=1e-5)
     # five column layers, each adds one penalty; the columns start equal, so it starts at 0
     assert len(model.get_layer("conv1").weights) == 4  # kernel, bias, a, b
-    fresh = cross_stitch_net(2, related_weights=0.01, **BHUIN, **SMALL)
+    fresh = cross_stitch_net(2, related_weight=0.01, **BHUIN, **SMALL)
     kernel = np.asarray(fresh.get_layer("conv2").kernel)
     np.testing.assert_array_equal(kernel[0], kernel[1])
     assert float(fresh.get_layer("conv2").related_penalty()) == 0.0
@@ -76,6 +76,11 @@ def test_split_network(keras_roundtrip):
     assert not any(isinstance(layer, CrossStitch) for layer in model.layers)
     single_column = model.get_layer("conv1").kernel.shape[0]
     assert single_column == 1
+    # the one column is the shared backbone: only the heads belong to individual tasks
+    assert sorted(v.path for v in model.task_specific_variables) == [
+        "head_landmarks/bias", "head_landmarks/kernel", "head_pose/bias", "head_pose/kernel"]
+    assert {v.path.split("/")[0] for v in model.shared_variables} == {
+        "conv1", "conv2", "conv3", "conv4", "fc"}
 
 
 def test_errors():
@@ -86,11 +91,11 @@ def test_errors():
     with pytest.raises(ValueError, match="Expected `head_units` to be one value or 2 values"):
         cross_stitch_net(2, head_units=(1, 2, 3), **SMALL)
     with pytest.raises(ValueError, match="Expected `related_form` to be one of"):
-        cross_stitch_net(2, related_weights=1.0, related_form="l1", **SMALL)
+        cross_stitch_net(2, related_weight=1.0, related_form="l1", **SMALL)
 
 
 @pytest.mark.slow
 def test_related_weights_train_in_graph_mode(exercise):
-    model = cross_stitch_net(2, related_weights=0.01, related_form="l2", **SMALL)
+    model = cross_stitch_net(2, related_weight=0.01, related_form="l2", **SMALL)
     exercise(model, num_tasks=2, run_eagerly=False)
     assert len(model.losses) == 5  # one penalty per column layer (conv1-4, fc)

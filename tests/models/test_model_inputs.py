@@ -102,7 +102,7 @@ def test_valid_ids_of_any_integer_dtype_give_the_same_outputs(model, dtype):
     lambda: zhao_retrieval_net(NUM_TASKS, method="routing", input_shape=(48, 48, 3),
                                width_multiplier=0.125, embedding_dim=8),
     lambda: task_routing_net(NUM_TASKS, num_classes=3, backbone="vgg11", input_shape=(32, 32, 3),
-                             width_multiplier=0.125, fc_units=(8,)),
+                             width_multiplier=0.125, shared_fc=(8,)),
     lambda: top_down_lenet(NUM_TASKS, num_classes=3),
 ], ids=["zhao_routing", "task_routing_vgg11", "top_down_lenet"])
 def test_task_ids_are_range_checked_once_per_call(build, monkeypatch):

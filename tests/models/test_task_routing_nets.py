@@ -14,7 +14,7 @@ from keras_mtl.models import (
 
 pytestmark = pytest.mark.filterwarnings("ignore:The model has a trainable BatchNormalization")
 
-SMALL = dict(input_shape=(32, 32, 3), width_multiplier=1 / 16, fc_units=(8,))
+SMALL = dict(input_shape=(32, 32, 3), width_multiplier=1 / 16, shared_fc=(8,))
 CONVS = {"vgg11": 8, "vgg16": 13, "resnet50": 53}
 
 

@@ -37,7 +37,11 @@ def test_vgg_resnet_build_train_and_round_trip(builder, method, exercise):
 @pytest.mark.parametrize("connectivity", ["add", "multiply", "gated"])
 def test_connectivities_and_td_map(connectivity, exercise):
     model = top_down_lenet(
-        2, connectivity=connectivity, td_connectivity=connectivity, td_output=True, **SMALL["lenet"]
+        2,
+        connectivity=connectivity,
+        td_connectivity=connectivity,
+        return_td_map=True,
+        **SMALL["lenet"],
     )
     outputs, _ = exercise(model, num_tasks=2)  # one loss per output, trained by `fit`
     assert tuple(outputs["td_map"].shape) == (4, 12, 12, 1)
@@ -45,9 +49,9 @@ def test_connectivities_and_td_map(connectivity, exercise):
     assert model.get_layer("bu2_modulation0").connectivity == connectivity
 
 
-def test_td_output_trains_with_the_auxiliary_attention_loss():
+def test_return_td_map_trains_with_the_auxiliary_attention_loss():
     # Levi & Ullman Sec. 4.3.4: a localisation loss on the TD map beside the task loss.
-    model = top_down_lenet(2, td_output=True, **SMALL["lenet"])
+    model = top_down_lenet(2, return_td_map=True, **SMALL["lenet"])
     rng = np.random.default_rng(0)
     x = {"image": rng.uniform(size=(8, 28, 28, 1)).astype("float32"),
          "task_id": np.array([0, 1] * 4, "int32")}
@@ -114,8 +118,8 @@ def test_errors():
         top_down_net(2, method="mtan")
     with pytest.raises(ValueError, match="Expected `connectivity` to be one of"):
         top_down_net(2, connectivity="concat")
-    with pytest.raises(ValueError, match="Expected `td_output=True` only with"):
-        top_down_net(2, method="ch_mod", td_output=True)
+    with pytest.raises(ValueError, match="Expected `return_td_map=True` only with"):
+        top_down_net(2, method="ch_mod", return_td_map=True)
     with pytest.raises(ValueError, match="Expected `input_shape` of at least 28x28"):
         top_down_net(2, input_shape=(20, 20, 1))
     keras.backend.clear_session()

@@ -22,7 +22,7 @@ FSN_PARAMS = 2_953_664  # conv1 896 + block2 92,352 + block3 369,024 + 2 x 442,7
         dict(method="csn", csn_masks="learned"),
         dict(method="only_mask"),
         dict(method="routing", sharing_ratio=0.5),
-        dict(method="cross_stitch", stitch_granularity="channel", stitch_same_init=0.8),
+        dict(method="cross_stitch", granularity="channel", same_init=0.8),
     ],
     ids=lambda kw: "-".join(str(v) for v in kw.values()),
 )
