@@ -40,6 +40,8 @@ def parse_batch(model, data, *, raise_now=True):
         )
     if isinstance(model.input, dict):
         names = list(model.input)
+        if not isinstance(x, dict) and len(names) == 1:  # an image-only model: a bare array
+            x = {names[0]: x}
         if not isinstance(x, dict):
             raise ValueError(
                 f"Expected inputs as a dict with keys {sorted(names)}. Received: "

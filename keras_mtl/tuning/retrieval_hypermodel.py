@@ -223,7 +223,7 @@ class RetrievalHyperModel(keras_tuner.HyperModel):
             ("ib", "branch_dim", self.branch_dims, "branch_dim"),
             ("csn", "csn_masks", self.csn_masks, "csn_masks"),
             ("routing", "sharing_ratio", self.sharing_ratios, "sharing_ratio"),
-            ("cross_stitch", "stitch_same_init", self.stitch_same_inits, "stitch_same_init"),
+            ("cross_stitch", "stitch_same_init", self.stitch_same_inits, "same_init"),
         )
         for parent, hp_name, values, argument in conditional:
             if parent not in self.methods:
