@@ -158,3 +158,14 @@ def test_multi_worker_quick(tmp_path):
     agreement = data["agreement"]
     assert agreement["max_cosine_difference"] < 1e-3 and agreement["max_ucr_difference"] == 0
     assert agreement["weights_checksum_relative_difference"] < 1e-5
+
+
+@pytest.mark.slow
+def test_representation_probe_quick(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    data = run_quick("representation_probe", tmp_path)
+    assert [r["probe"] for r in data["results"]] == ["off", "representation", "full"]
+    accuracy = data["accuracy"]
+    assert -1 <= accuracy["cosine_correlation"] <= 1
+    assert 0 <= accuracy["sign_flip_fraction"] <= 1 and accuracy["pairs_per_batch"] == 190
+    assert 0 <= accuracy["mgda_weights_total_variation"] <= 1
