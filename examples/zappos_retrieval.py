@@ -91,7 +91,7 @@ def parse_args(argv=None):
     parser.add_argument("--method", default="modulation", choices=METHODS,
                         help="the method exported for serving and shown in the retrieval grid "
                              "(trained too if not in --methods)")
-    parser.add_argument("--epochs", type=cli.positive_int, default=8)
+    parser.add_argument("--epochs", type=cli.positive_int, default=6)
     parser.add_argument("--batch-size", type=cli.positive_int, default=64,
                         help="triplets per batch, a multiple of the 4 tasks (balanced batches)")
     parser.add_argument("--image-size", type=cli.int_at_least(
