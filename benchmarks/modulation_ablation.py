@@ -78,6 +78,10 @@ def parse_args(argv=None):
     parser.add_argument("--resume", default=None,
                         help="an earlier JSON of this script: its settings with the same "
                              "configuration are reused instead of trained again")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="tf.config.experimental.enable_op_determinism(): bit-identical "
+                             "reruns (without it, TensorFlow's multithreaded CPU kernels make "
+                             "two runs of one setting differ by about a point)")
     parser.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity")
     args = parser.parse_args(argv)
     names = [s[0] for s in SETTINGS]
@@ -249,6 +253,10 @@ def markdown_table(rows):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     start = time.perf_counter()
     rows = run(args)
     table = markdown_table(rows)

@@ -118,7 +118,8 @@ def test_jit_compile_quick(tmp_path):
 def test_modulation_ablation_quick(tmp_path):
     module = load("modulation_ablation")
     markdown = tmp_path / "table.md"
-    report = module.main(["--quick", "--output", str(tmp_path), "--markdown", str(markdown)])
+    report = module.main(["--quick", "--deterministic", "--output", str(tmp_path),
+                          "--markdown", str(markdown)])
     data = json.loads((tmp_path / "modulation_ablation.json").read_text())
     assert data == json.loads(json.dumps(report)) and data["benchmark"] == "modulation_ablation"
     rows = data["results"]
@@ -134,6 +135,7 @@ def test_modulation_ablation_quick(tmp_path):
             row["modulation"]["mean"] - row["fsn"]["mean"])
     by_name = {r["setting"]: r for r in rows}
     # modulation weights frozen at their initial 1: the same network as FSN, step for step
+    # (bit for bit with --deterministic)
     frozen = by_name["frozen_modulation"]
     assert frozen["modulation"]["correct"] == frozen["fsn"]["correct"]
     assert by_name["data_v1"]["relations"]["pairs"]["related"] == [["class", "heel"],
