@@ -53,8 +53,9 @@ SETTINGS = (
     ("from_block2", "modulate from block2 (Table 5's deepest)", {"modulate_from": "block2"}),
     ("init_0.5", "modulation weights initialised to 0.5 instead of 1",
      {"modulation_init": 0.5}),
-    ("frozen_modulation", "modulation weights frozen at 1 (the modulated graph, nothing "
-                          "task-specific learns: must match FSN)", {"modulation_init": "frozen"}),
+    ("frozen_modulation", "modulation weights frozen at 1: the modulated graph with nothing "
+                          "task-specific learning, i.e. FSN again (the gap is run-to-run noise)",
+     {"modulation_init": "frozen"}),
     ("width0.5", "twice the width", {"width": 0.5}),
     ("margin1", "margin 1.0 instead of 0.2", {"margin": 1.0}),
     ("l2_normalized", "L2-normalised embeddings (margin 0.2)", {"normalize": True}),
@@ -221,13 +222,20 @@ def run(args):
     return rows
 
 
+def _num(value, fmt=".2f"):
+    """`value` formatted, or "-" for a missing one (NaN, or None once read back from JSON)."""
+    if value is None or value != value:
+        return "-"
+    return format(value, fmt)
+
+
 def format_row(row):
     f, m, d = row["fsn"], row["modulation"], row["difference"]
     return (f"{row['setting']:<18} FSN {100 * f['mean']:6.2f}  modulation {100 * m['mean']:6.2f}"
             f"  diff {100 * d['difference']:+6.2f} +- {100 * d['se']:.2f} (z {d['z']:+5.1f})"
-            f"  UCR FSN rel/ind {f['ucr_by_pair']['related']:.2f}/"
-            f"{f['ucr_by_pair']['independent']:.2f}  mod all {m['ucr_by_pair']['all']:.2f} vs "
-            f"FSN {f['ucr_by_pair']['all']:.2f}")
+            f"  UCR FSN rel/ind {_num(f['ucr_by_pair']['related'])}/"
+            f"{_num(f['ucr_by_pair']['independent'])}  mod all "
+            f"{_num(m['ucr_by_pair']['all'])} vs FSN {_num(f['ucr_by_pair']['all'])}")
 
 
 def markdown_table(rows):
@@ -246,8 +254,8 @@ def markdown_table(rows):
             f"| `{row['setting']}` | {row['description']} | {100 * f['mean']:.2f} "
             f"({100 * f['mean_se']:.2f}) | {100 * m['mean']:.2f} ({100 * m['mean_se']:.2f}) | "
             f"{100 * d['difference']:+.2f} ({100 * d['se']:.2f}, {d['z']:+.1f}) | "
-            f"{ucr_f['related']:.2f} / {ucr_f['independent']:.2f} | {ucr_f['all']:.2f} / "
-            f"{ucr_m['all']:.2f} | {per_task} |")
+            f"{_num(ucr_f['related'])} / {_num(ucr_f['independent'])} | {_num(ucr_f['all'])} / "
+            f"{_num(ucr_m['all'])} | {per_task} |")
     return "\n".join(lines) + "\n"
 
 
