@@ -165,9 +165,9 @@ def train_and_score(method, data, config, verbose=0):
     size = (config["image_size"], config["image_size"])
     fit_triplets(model, data, epochs=config["epochs"], batch_size=config["batch_size"],
                  image_size=size, seed=config["seed"], verbose=verbose)
+    matrices = model.conflict_matrices()  # the last epoch's, before evaluation runs the model
     counts = evaluation.triplet_accuracy(model, data, "test", image_size=size)
     summary = evaluation.accuracy_summary(counts["correct"], counts["total"])
-    matrices = model.conflict_matrices()
     result = {
         "accuracy": summary["accuracy"], "correct": summary["correct"],
         "total": summary["total"], "mean": summary["mean"], "mean_se": summary["mean_se"],

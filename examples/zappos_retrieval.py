@@ -258,10 +258,11 @@ def main(argv=None):
     for method in args.methods:
         began = time.time()
         model = train(method, data, args, out_dir)
+        # The probe's matrices of the last epoch, read before anything else runs the model.
+        matrices[method] = model.conflict_matrices() if args.probe != "off" else None
         counts = evaluation.triplet_accuracy(model, data, "test", image_size=size)
         results[method] = evaluation.accuracy_summary(counts["correct"], counts["total"])
         results[method]["parameters"] = model.count_params()
-        matrices[method] = model.conflict_matrices() if args.probe != "off" else None
         models[method] = model
         seconds[method] = round(time.time() - began, 1)
         if matrices[method] is not None and model.effective_probe != "off":
