@@ -312,7 +312,8 @@ def main(argv=None):
         "args": {k: v for k, v in vars(args).items() if k not in ("explicit", "fast_message")},
         "standard_error": SE_NOTE,
         "results": {
-            k: {"accuracy": v["accuracy"], "se": v["se"], "correct": v["correct"],
+            k: {"task_names": list(data.task_names),
+                "accuracy": v["accuracy"], "se": v["se"], "correct": v["correct"],
                 "total": v["total"], "mean": v["mean"], "mean_se": v["mean_se"],
                 "parameters": v["parameters"], "seconds": seconds[k],
                 "ucr": None if matrices[k] is None else matrices[k]["ucr"],

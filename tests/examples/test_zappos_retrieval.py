@@ -34,6 +34,7 @@ def test_fast_run_compares_methods_and_writes_outputs_and_a_servable_export(
     assert saved["task_names"] == ["class", "closure", "gender", "heel"]
     assert saved["relations"]["pairs"]["related"] == [["class", "closure"], ["gender", "heel"]]
     for method, result in saved["results"].items():
+        assert result["task_names"] == saved["task_names"]
         correct, total = np.array(result["correct"]), np.array(result["total"])
         assert len(total) == 4 and total.sum() == 256 and min(total) > 0, method
         accuracy = correct / total
