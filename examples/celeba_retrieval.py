@@ -38,11 +38,13 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_mtl  # noqa: E402
-from keras_mtl import datasets, evaluation  # noqa: E402
+from keras_mtl import cli, datasets, evaluation  # noqa: E402
 from keras_mtl.datasets.generated_faces import attribute_correlation  # noqa: E402
 from keras_mtl.evaluation import fit_triplets  # noqa: E402
 from keras_mtl.losses import TripletLoss  # noqa: E402
 from keras_mtl.models import zhao_retrieval_net  # noqa: E402
+from keras_mtl.models.zhao_retrieval_net import METHODS, ZHAO_MIN_INPUT_SIZE  # noqa: E402
+from keras_mtl.evaluation import fit_triplets  # noqa: E402
 
 COMPARE = ("fsn", "ib", "modulation")
 PAPER_NAMES = {
@@ -57,6 +59,15 @@ PAPER_NAMES = {
 }
 
 
+FAST = {  # a smoke test in seconds
+    "epochs": 1, "image_size": 48, "width": 0.125, "embedding_dim": 16, "train_triplets": 12,
+    "test_triplets": 10, "num_images": 600,
+    # 3 of the 20 tasks (a correlated pair and an independent one): tracing the grouped
+    # probe's 20 per-task sub-graphs alone takes minutes on a small CPU.
+    "attributes": "Smiling,High_Cheekbones,Goatee", "batch_size": 36,
+}
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Train and evaluate Zhao et al.'s 20-attribute face retrieval.",
@@ -66,56 +77,59 @@ def parse_args(argv=None):
                                            "(default: embedded generated faces)")
     parser.add_argument("--source", default="auto", choices=("auto", "raw", "tfds"),
                         help="layout of --data-dir; auto = raw when list_attr_celeba.txt exists")
-    parser.add_argument("--method", default="modulation",
-                        help="builder variant of zhao_retrieval_net (modulation, fsn, itn, ib, "
-                             "csn, routing, cross_stitch, only_mask)")
+    parser.add_argument("--method", default="modulation", choices=METHODS,
+                        help="builder variant of zhao_retrieval_net")
     parser.add_argument("--compare", action="store_true",
                         help=f"train {', '.join(COMPARE)} and print them side by side (Table 3)")
     parser.add_argument("--attributes", default="zhao20",
                         help="the tasks: 'zhao20' (Table 3) or comma-separated CelebA names")
-    parser.add_argument("--branch-dim", type=int, default=25, help="k of IB-k (paper: 25, 256)")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=60,
+    parser.add_argument("--branch-dim", type=cli.positive_int, default=25,
+                        help="k of IB-k (paper: 25, 256)")
+    parser.add_argument("--epochs", type=cli.positive_int, default=5)
+    parser.add_argument("--batch-size", type=cli.positive_int, default=60,
                         help="triplets per batch, a multiple of the number of tasks (balanced)")
-    parser.add_argument("--image-size", type=int, default=48,
-                        help="square input side (>= 46; paper: 150)")
-    parser.add_argument("--width", type=float, default=0.25,
+    parser.add_argument("--image-size", type=cli.int_at_least(
+        ZHAO_MIN_INPUT_SIZE, "the Table 2 network's smallest input"), default=48,
+        help="square input side (paper: 150)")
+    parser.add_argument("--width", type=cli.positive_float, default=0.25,
                         help="width multiplier of the Table 2 network (1.0 = paper)")
-    parser.add_argument("--embedding-dim", type=int, default=64, help="paper: 256")
+    parser.add_argument("--embedding-dim", type=cli.positive_int, default=64, help="paper: 256")
     parser.add_argument("--optimizer", default="adam", choices=("adam", "adagrad"),
                         help="paper: Adagrad (lr 0.01, 30,000 triplets per attribute); on the "
                              "small default budget Adagrad stays at the margin (loss 0.2), "
                              "Adam learns")
-    parser.add_argument("--learning-rate", type=float, default=1e-3,
+    parser.add_argument("--learning-rate", type=cli.positive_float, default=1e-3,
                         help="learning rate of --optimizer (paper: Adagrad 0.01)")
-    parser.add_argument("--margin", type=float, default=0.2, help="triplet margin alpha (Eq. 6)")
-    parser.add_argument("--train-triplets", type=int, default=200,
+    parser.add_argument("--margin", type=cli.positive_float, default=0.2,
+                        help="triplet margin alpha (Eq. 6)")
+    parser.add_argument("--train-triplets", type=cli.positive_int, default=200,
                         help="training triplets per attribute (paper: 30,000)")
-    parser.add_argument("--test-triplets", type=int, default=300,
+    parser.add_argument("--test-triplets", type=cli.positive_int, default=300,
                         help="test triplets per attribute (paper: 10,000)")
-    parser.add_argument("--num-images", type=int, default=2000, help="generated faces")
-    parser.add_argument("--max-images-per-split", type=int,
+    parser.add_argument("--num-images", type=cli.int_at_least(500), default=2000,
+                        help="generated faces")
+    parser.add_argument("--max-images-per-split", type=cli.positive_int,
                         help="cap on images per split (TFDS source)")
     parser.add_argument("--probe", default="grouped", choices=("grouped", "full", "off"),
                         help="gradient-conflict probe mode")
-    parser.add_argument("--top-pairs", type=int, default=5,
+    parser.add_argument("--top-pairs", type=cli.positive_int, default=5,
                         help="most / least compatible task pairs to print")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="outputs/celeba_retrieval")
     parser.add_argument("--cache-dir", help="where the embedded faces are generated/cached")
-    parser.add_argument("--fast", action="store_true",
-                        help="tiny sizes for a smoke test (seconds, not meaningful accuracies)")
-    parser.add_argument("--verbose", type=int, default=1, help="Keras fit verbosity")
-    args = parser.parse_args(argv)
-    if args.fast:
-        args.epochs, args.image_size, args.width, args.embedding_dim = 1, 48, 0.125, 16
-        args.train_triplets, args.test_triplets, args.num_images = 12, 10, 600
-        # 3 of the 20 tasks (a correlated pair and an independent one): tracing the grouped
-        # probe's 20 per-task sub-graphs alone takes minutes on a small CPU.
-        args.attributes = "Smiling,High_Cheekbones,Goatee"
-        args.batch_size = 36
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                        help="Keras fit verbosity")
+    cli.add_fast_flag(parser, FAST, what="a smoke test in seconds (accuracies not meaningful)")
+    args = cli.parse_args(parser, argv, FAST)
     if args.attributes != "zhao20":
         args.attributes = [a.strip() for a in args.attributes.split(",") if a.strip()]
+        if not args.attributes:
+            parser.error("argument --attributes: expected 'zhao20' or CelebA attribute names")
+    num_tasks = 20 if args.attributes == "zhao20" else len(args.attributes)
+    if args.batch_size % num_tasks:
+        parser.error(f"argument --batch-size: expected a multiple of the number of tasks "
+                     f"({num_tasks}), for batches balanced over tasks, received "
+                     f"{args.batch_size}")
     return args
 
 
@@ -203,11 +217,8 @@ def main(argv=None):
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    num_tasks = 20 if args.attributes == "zhao20" else len(args.attributes)
-    if args.batch_size % num_tasks:
-        raise ValueError(
-            f"Expected --batch-size to be a multiple of the number of tasks ({num_tasks}), "
-            f"for batches balanced over tasks. Received: --batch-size {args.batch_size}")
+    if args.fast_message:
+        print(args.fast_message)
     data = load_data(args)
     print(f"keras-mtl {keras_mtl.__version__}: {data.name}, {data.num_images} images, "
           f"{data.num_tasks} attribute tasks (Zhao Table 3); triplets "
@@ -252,7 +263,7 @@ def main(argv=None):
     figures += [out_dir / f"ucr_{k}.png" for k, v in matrices.items() if v is not None]
     summary = {
         "data": data.name,
-        "args": vars(args),
+        "args": {k: v for k, v in vars(args).items() if k not in ("explicit", "fast_message")},
         "task_names": list(data.task_names),
         "params": params,
         "results": {k: {"accuracy": v["accuracy"].tolist(), "correct": v["correct"].tolist(),

@@ -15,6 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from keras_mtl import cli  # noqa: E402
 from keras_mtl.layers import (  # noqa: E402
     CrossStitch,
     SelectTaskColumn,
@@ -81,8 +82,9 @@ def top_down():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30, help="training epochs per model")
-    args = parser.parse_args(argv)
+    parser.add_argument("--epochs", type=cli.positive_int, default=30,
+                        help="training epochs per model")
+    args = cli.parse_args(parser, argv)
     keras.utils.set_random_seed(0)
     x, y = make_data()
     x_test, y_test = make_data(256, seed=1)

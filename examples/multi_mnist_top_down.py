@@ -35,9 +35,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_mtl  # noqa: E402
-from keras_mtl import datasets, evaluation  # noqa: E402
+from keras_mtl import cli, datasets, evaluation  # noqa: E402
 from keras_mtl.datasets.generated_digits import generate_digits  # noqa: E402
 from keras_mtl.models import top_down_lenet  # noqa: E402
+from keras_mtl.models.top_down_nets import MIN_INPUT_SIZES  # noqa: E402
 
 METHODS = ("single_task", "multi_branch", "ch_mod", "top_down")
 PAPER_NAMES = {
@@ -47,6 +48,9 @@ PAPER_NAMES = {
     "top_down": "Ours: top-down",
 }
 LENET_PARAMS = 24_250  # one standard LeNet (no biases): Table 1's "#P" unit
+
+
+FAST = {"epochs": 1, "train_images": 300, "test_images": 200}  # a smoke test in seconds
 
 
 def parse_args(argv=None):
@@ -62,28 +66,29 @@ def parse_args(argv=None):
                         help="train only this top_down_net method (default: all four)")
     parser.add_argument("--compare", action="store_true",
                         help="train all four methods even with --method (Table 1)")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=128,
+    parser.add_argument("--epochs", type=cli.positive_int, default=3)
+    parser.add_argument("--batch-size", type=cli.positive_int, default=128,
                         help="(image, task) pairs per batch, rounded down to a multiple of "
                              "--num-tasks (paper: 512)")
-    parser.add_argument("--learning-rate", type=float, default=2e-3, help="Adam (paper: 1e-3)")
-    parser.add_argument("--train-images", type=int, default=4000,
+    parser.add_argument("--learning-rate", type=cli.positive_float, default=2e-3,
+                        help="Adam (paper: 1e-3)")
+    parser.add_argument("--train-images", type=cli.positive_int, default=4000,
                         help="multi-digit training images (paper: 60,000)")
-    parser.add_argument("--test-images", type=int, default=2000)
-    parser.add_argument("--image-size", type=int, default=28,
-                        help="the 36x36 canvas is resized to this (LeNet: 28)")
+    parser.add_argument("--test-images", type=cli.positive_int, default=2000)
+    parser.add_argument("--image-size", type=cli.int_at_least(
+        MIN_INPUT_SIZES["lenet"], "LeNet's smallest input"), default=28,
+        help="the 36x36 canvas is resized to this (LeNet: 28)")
     parser.add_argument("--no-td-maps", action="store_true", help="skip td_maps.png")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="outputs/multi_mnist_top_down")
-    parser.add_argument("--fast", action="store_true",
-                        help="tiny sizes for a smoke test (seconds, not meaningful accuracies)")
-    parser.add_argument("--verbose", type=int, default=1, help="Keras fit verbosity")
-    args = parser.parse_args(argv)
-    if args.fast:
-        args.epochs, args.train_images, args.test_images = 1, 300, 200
-    args.batch_size -= args.batch_size % args.num_tasks
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                        help="Keras fit verbosity")
+    cli.add_fast_flag(parser, FAST, what="a smoke test in seconds (accuracies not meaningful)")
+    args = cli.parse_args(parser, argv, FAST)
     if args.batch_size < args.num_tasks:
-        parser.error(f"Expected --batch-size >= --num-tasks. Received: {args.batch_size}")
+        parser.error(f"argument --batch-size: expected at least --num-tasks "
+                     f"({args.num_tasks}), received {args.batch_size}")
+    args.batch_size -= args.batch_size % args.num_tasks
     return args
 
 
@@ -182,6 +187,8 @@ def save_td_maps(model, data, args, path, num_images=4):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.fast_message:
+        print(args.fast_message)
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.time()
@@ -210,7 +217,7 @@ def main(argv=None):
         figures.append(save_td_maps(models["top_down"], test_data, args, out_dir / "td_maps.png"))
     summary = {
         "data": source,
-        "args": vars(args),
+        "args": {k: v for k, v in vars(args).items() if k not in ("explicit", "fast_message")},
         "task_names": list(train_data.task_names),
         "results": {k: {**v, "accuracy": v["accuracy"].tolist()} for k, v in results.items()},
         "seconds": round(time.time() - start, 1),

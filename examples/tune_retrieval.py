@@ -32,8 +32,10 @@ import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_mtl import datasets  # noqa: E402
+from keras_mtl import cli, datasets  # noqa: E402
+from keras_mtl.models.zhao_retrieval_net import ZHAO_MIN_INPUT_SIZE  # noqa: E402
 from keras_mtl.tuning import RetrievalHyperModel, trials_summary  # noqa: E402
+from keras_mtl.tuning.retrieval_hypermodel import SEARCHABLE_METHODS  # noqa: E402
 
 TUNERS = ("random", "hyperband", "bayesian")
 DEFAULTS = {  # a few minutes on a 2-core CPU
@@ -71,30 +73,32 @@ def parse_args(argv=None):
     parser.add_argument("--tuner", choices=TUNERS, default="random",
                         help="search algorithm: RandomSearch, Hyperband or "
                              "BayesianOptimization (default %(default)s)")
-    parser.add_argument("--fast", action="store_true",
-                        help="tiny run for smoke tests: the '--fast' values below; explicitly "
-                             "given flags still win")
-    parser.add_argument("--max-trials", type=int, default=None,
+    parser.add_argument("--max-trials", type=cli.positive_int, default=DEFAULTS["max_trials"],
                         help="trials of random/bayesian; Hyperband sizes its brackets from "
                              f"--epochs instead {preset('max_trials')}")
-    parser.add_argument("--epochs", type=int, default=None,
+    parser.add_argument("--epochs", type=cli.positive_int, default=DEFAULTS["epochs"],
                         help=f"epochs per trial; Hyperband's max_epochs {preset('epochs')}")
-    parser.add_argument("--methods", default=None,
+    parser.add_argument("--methods", type=cli.comma_list(SEARCHABLE_METHODS),
+                        default=DEFAULTS["methods"],
                         help="comma-separated methods to search, from modulation, fsn, itn, "
                              "ib, csn, routing, cross_stitch (itn and cross_stitch train one "
                              f"network per task) {preset('methods')}")
-    parser.add_argument("--image-size", type=int, default=None,
-                        help=f"image side in pixels, >= 48 {preset('image_size')}")
-    parser.add_argument("--width-multiplier", type=float, default=None,
+    parser.add_argument("--image-size", type=cli.int_at_least(
+        ZHAO_MIN_INPUT_SIZE, "the Table 2 network's smallest input"),
+        default=DEFAULTS["image_size"], help=f"image side in pixels {preset('image_size')}")
+    parser.add_argument("--width-multiplier", type=cli.positive_float,
+                        default=DEFAULTS["width_multiplier"],
                         help="scales every conv width of the Table 2 network "
                              f"{preset('width_multiplier')}")
-    parser.add_argument("--num-images", type=int, default=None,
+    parser.add_argument("--num-images", type=cli.int_at_least(40), default=DEFAULTS["num_images"],
                         help=f"generated images {preset('num_images')}")
-    parser.add_argument("--train-triplets", type=int, default=None,
+    parser.add_argument("--train-triplets", type=cli.positive_int,
+                        default=DEFAULTS["train_triplets"],
                         help=f"training triplets over all tasks {preset('train_triplets')}")
-    parser.add_argument("--val-triplets", type=int, default=None,
+    parser.add_argument("--val-triplets", type=cli.positive_int,
+                        default=DEFAULTS["val_triplets"],
                         help=f"validation triplets over all tasks {preset('val_triplets')}")
-    parser.add_argument("--batch-size", type=int, default=None,
+    parser.add_argument("--batch-size", type=cli.positive_int, default=DEFAULTS["batch_size"],
                         help=f"triplets per batch, a multiple of the 4 tasks "
                              f"{preset('batch_size')}")
     parser.add_argument("--optimizer", default="adagrad",
@@ -117,17 +121,11 @@ def parse_args(argv=None):
     parser.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2),
                         help="KerasTuner/Keras verbosity; 0 prints only this script's lines "
                              "(default %(default)s)")
-    args = parser.parse_args(argv)
-    preset = FAST if args.fast else DEFAULTS
-    for key, value in preset.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    args.methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    for flag, value, low in (("--max-trials", args.max_trials, 1), ("--epochs", args.epochs, 1),
-                             ("--batch-size", args.batch_size, 1),
-                             ("--image-size", args.image_size, 48)):
-        if value < low:
-            parser.error(f"expected {flag} >= {low}, received {value}")
+    cli.add_fast_flag(parser, FAST, what="a tiny run for smoke tests")
+    args = cli.parse_args(parser, argv, FAST)
+    if args.batch_size % 4:
+        parser.error(f"argument --batch-size: expected a multiple of 4 (the tasks share each "
+                     f"batch evenly), received {args.batch_size}")
     missing = [package for module, package in (("scipy", "scipy"), ("sklearn", "scikit-learn"))
                if importlib.util.find_spec(module) is None]
     if args.tuner == "bayesian" and missing:
@@ -178,6 +176,8 @@ def format_table(rows):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.fast_message:
+        print(args.fast_message)
     keras.utils.set_random_seed(args.seed)
     if args.verbose == 0:  # e.g. tf.function retracing notices: every trial is a new model
         tf.get_logger().setLevel("ERROR")

@@ -29,6 +29,7 @@ from keras_mtl.datasets.pipeline import (
     triplet_pipeline,
 )
 from keras_mtl.datasets.retrieval_dataset import RetrievalDataset
+from keras_mtl.datasets.task_relations import TaskRelations
 from keras_mtl.datasets.triplets import sample_triplets, split_indices
 from keras_mtl.datasets.zappos import load_zappos, read_csn_triplets, read_zappos_metadata
 
@@ -36,6 +37,7 @@ __all__ = [
     "ALL_ATTRIBUTES",
     "MultiDigitDataset",
     "RetrievalDataset",
+    "TaskRelations",
     "ZHAO_ATTRIBUTES",
     "batch_indices",
     "classification_pipeline",

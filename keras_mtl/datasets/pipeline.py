@@ -30,11 +30,26 @@ Sampling (`sampling=`), each pass over the dataset is one epoch with a fresh, se
 - `"sequential"`: every triplet exactly once, in stored order, last batch possibly smaller;
   use it for evaluation (per-task triplet accuracy).
 An epoch has `num_triplets // batch_size` batches (sequential: rounded up).
+
+Performance (so that a training step costs what it costs on in-memory arrays):
+- each image file is decoded and resized once per process: decoded images are kept in a
+  process-wide cache (up to 1 GiB, `clear_image_cache()`), shared by every pipeline built on the
+  same files (train, val, test, the evaluation's embeddings, a second model's training);
+- the batch order of a whole epoch is drawn in NumPy once per pass, and the per-batch work
+  (gathers from the in-memory table, augmentation) runs in tf.data's parallel map, prefetched;
+- tf.data's thread pool and parallel calls are sized to the CPUs this process may actually use
+  (`usable_cpus()`: affinity and cgroup CPU quota, not the host's core count), and its ops run
+  single-threaded, so the input pipeline does not oversubscribe the cores that the training
+  step's own thread pool is using.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
+import math
+import os
+import threading
 
 import numpy as np
 
@@ -42,6 +57,58 @@ from keras_mtl.datasets.retrieval_dataset import RetrievalDataset, find_bad_imag
 from keras_mtl.losses.triplet_loss import interleave_triplets
 
 SAMPLING_MODES = ("balanced", "one_task", "shuffle", "sequential")
+IMAGE_CACHE_BYTES = 2**30
+_DECODED: collections.OrderedDict = collections.OrderedDict()  # (path, h, w) -> uint8 array
+_DECODED_LOCK = threading.Lock()
+
+
+def usable_cpus() -> int:
+    """CPUs this process may use: its CPU affinity, capped by a cgroup CPU quota if any.
+
+    `os.cpu_count()` (and TensorFlow's default thread pools) see every core of the host, also
+    inside a container limited to 2 CPUs by a quota; sizing threads to the host there makes
+    them contend for the quota (high system time).
+    """
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        count = os.cpu_count() or 1
+    quota = None
+    try:  # cgroup v2
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            limit, period = f.read().split()[:2]
+        if limit != "max":
+            quota = int(limit) / int(period)
+    except (OSError, ValueError):
+        try:  # cgroup v1
+            with open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") as f:
+                limit = int(f.read())
+            with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as f:
+                period = int(f.read())
+            if limit > 0:
+                quota = limit / period
+        except (OSError, ValueError):
+            pass
+    if quota is not None:
+        count = min(count, max(1, math.ceil(quota)))
+    return max(1, count)
+
+
+def _options():
+    """tf.data options: a private pool of `usable_cpus()` threads, single-threaded ops."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = usable_cpus()
+    options.threading.max_intra_op_parallelism = 1
+    options.deterministic = True
+    return options
+
+
+def clear_image_cache() -> None:
+    """Empties the process-wide cache of decoded images (e.g. after files changed on disk)."""
+    with _DECODED_LOCK:
+        _DECODED.clear()
 
 
 def _stream(rows, count, rng):
@@ -119,23 +186,47 @@ def batch_indices(
     return list(out)
 
 
-def decode_images(paths, image_size, *, num_parallel_calls=None):
+def decode_images(paths, image_size, *, num_parallel_calls=None, cache=True):
     """Decodes and resizes image files into a uint8 tensor `(N, H, W, 3)`, in parallel.
 
-    An unreadable file raises a ValueError naming it (checked with PIL after a decode failure).
+    With `cache=True` each `(file, size)` is decoded once per process and kept (up to
+    `IMAGE_CACHE_BYTES`, oldest dropped first); later calls reuse it. An unreadable file
+    raises a ValueError naming it (checked with PIL after a decode failure).
     """
     import tensorflow as tf
 
-    num_parallel_calls = num_parallel_calls or tf.data.AUTOTUNE
-    ds = tf.data.Dataset.from_tensor_slices(np.asarray(paths, dtype=str))
-    ds = ds.map(lambda p: _load(p, image_size), num_parallel_calls=num_parallel_calls)
-    ds = ds.map(lambda x: tf.cast(tf.round(x * 255.0), tf.uint8)).batch(256)
-    try:
-        return tf.concat(list(ds), axis=0) if len(paths) else tf.zeros((0, *image_size, 3), "uint8")
-    except tf.errors.OpError as e:
-        bad = find_bad_images(paths, "decode")
-        detail = "; ".join(r for _, r in bad[:5]) or str(e).splitlines()[0]
-        raise ValueError(f"Expected decodable images. Received: {detail}") from None
+    paths = [str(p) for p in np.asarray(paths, dtype=object).ravel()]
+    size = tuple(int(s) for s in image_size)
+    keys = [(p, *size) for p in paths]
+    with _DECODED_LOCK:
+        missing = list(dict.fromkeys(k[0] for k in keys if k not in _DECODED)) if cache else \
+            list(dict.fromkeys(paths))
+    decoded = {}
+    if missing:
+        workers = num_parallel_calls or usable_cpus()
+        ds = tf.data.Dataset.from_tensor_slices(np.asarray(missing, dtype=str))
+        ds = ds.map(lambda p: _load(p, size), num_parallel_calls=workers)
+        ds = ds.map(lambda x: tf.cast(tf.round(x * 255.0), tf.uint8)).batch(256)
+        ds = ds.with_options(_options())
+        try:
+            array = np.concatenate([b.numpy() for b in ds], axis=0)
+        except tf.errors.OpError as e:
+            bad = find_bad_images(missing, "decode")
+            detail = "; ".join(r for _, r in bad[:5]) or str(e).splitlines()[0]
+            raise ValueError(f"Expected decodable images. Received: {detail}") from None
+        decoded = {(p, *size): array[i] for i, p in enumerate(missing)}
+        if cache:
+            with _DECODED_LOCK:
+                for key, value in decoded.items():
+                    _DECODED[key] = value
+                used = sum(v.nbytes for v in _DECODED.values())
+                while _DECODED and used > IMAGE_CACHE_BYTES:
+                    used -= _DECODED.popitem(last=False)[1].nbytes
+    if not paths:
+        return tf.zeros((0, *size, 3), "uint8")
+    with _DECODED_LOCK:
+        images = [decoded[k] if k in decoded else _DECODED[k] for k in keys]
+    return tf.constant(np.stack(images))
 
 
 def _load(path, image_size):
@@ -263,20 +354,25 @@ def triplet_pipeline(
     fetch = _image_source(dataset.images, rows[:, :3].ravel(), image_size, cache_images)
     passes = itertools.count()
 
-    def generate():
+    def generate():  # once per pass: the whole epoch's rows, in batch order
         epoch = next(passes)
         batches = first if epoch == 0 else batch_indices(
             task_ids, batch_size, sampling=sampling, num_tasks=dataset.num_tasks,
             seed=seed, epoch=epoch,
         )
-        for b, idx in enumerate(batches):
-            yield rows[idx], np.array([seed, epoch * 1_000_003 + b], np.int64)
+        yield rows[np.concatenate(batches)], np.int64(epoch)
 
-    signature = (
-        tf.TensorSpec([None, 4], tf.int64),
-        tf.TensorSpec([2], tf.int64),
-    )
+    signature = (tf.TensorSpec([None, 4], tf.int64), tf.TensorSpec([], tf.int64))
+
+    def batches_of(epoch_rows, epoch):
+        # The same batches as `batch_indices` (only "sequential" has a smaller last batch)
+        # with the per-batch augmentation seed (seed, epoch * 1_000_003 + batch).
+        ds = tf.data.Dataset.from_tensor_slices(epoch_rows).batch(batch_size).enumerate()
+        return ds.map(lambda b, r: (r, tf.stack([tf.constant(seed, tf.int64),
+                                                 epoch * 1_000_003 + b])))
+
     ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    ds = ds.flat_map(batches_of)
     ds = ds.apply(tf.data.experimental.assert_cardinality(len(first)))
 
     def to_batch(r, s):
@@ -290,8 +386,9 @@ def triplet_pipeline(
         out["task_id"] = tf.cast(r[:, 3], tf.int32)
         return interleave_triplets(out) if model_inputs else out
 
-    ds = ds.map(to_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE) if prefetch else ds
+    ds = ds.map(to_batch, num_parallel_calls=usable_cpus(), deterministic=True)
+    ds = ds.prefetch(tf.data.AUTOTUNE) if prefetch else ds
+    return ds.with_options(_options())
 
 
 def image_pipeline(
@@ -321,7 +418,8 @@ def image_pipeline(
     indices = np.arange(dataset.num_images) if indices is None else np.asarray(indices, np.int64)
     fetch = _image_source(dataset.images, indices, image_size, cache_images)
     ds = tf.data.Dataset.from_tensor_slices(indices).batch(batch_size)
-    return ds.map(lambda i: _to_float(fetch(i), image_size)).prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(lambda i: _to_float(fetch(i), image_size)).prefetch(tf.data.AUTOTUNE)
+    return ds.with_options(_options())
 
 
 def classification_pipeline(
@@ -385,6 +483,7 @@ def classification_pipeline(
             {"image": _to_float(tf.gather(table, i), size), "task_id": tf.cast(t, tf.int32)},
             tf.cast(y, tf.int32),
         ),
-        num_parallel_calls=tf.data.AUTOTUNE,
+        num_parallel_calls=usable_cpus(),
     )
-    return ds.prefetch(tf.data.AUTOTUNE) if prefetch else ds
+    ds = ds.prefetch(tf.data.AUTOTUNE) if prefetch else ds
+    return ds.with_options(_options())

@@ -15,6 +15,8 @@ import warnings
 
 import numpy as np
 
+from keras_mtl.datasets.task_relations import TaskRelations
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class RetrievalDataset:
@@ -34,6 +36,9 @@ class RetrievalDataset:
             positive than to the negative under that task).
         splits: split name -> sorted int64 array of the image indices used by that split.
         skipped: reason -> count of items dropped by a loader's `skip_bad=True`.
+        relations: the ground-truth relations between the tasks
+            (`keras_mtl.datasets.TaskRelations`: related / independent / conflicting pairs)
+            when the data was generated with known relations, else `None` (real data).
     """
 
     name: str
@@ -44,9 +49,15 @@ class RetrievalDataset:
     triplets: dict[str, np.ndarray]
     splits: dict[str, np.ndarray]
     skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+    relations: TaskRelations | None = None
 
     def __post_init__(self):
         n, t = len(self.images), len(self.task_names)
+        if self.relations is not None and self.relations.task_names != tuple(self.task_names):
+            raise ValueError(
+                f"Expected `relations` over the dataset's tasks {tuple(self.task_names)}. "
+                f"Received: relations.task_names={self.relations.task_names}"
+            )
         if self.labels.shape != (n, t):
             raise ValueError(
                 f"Expected `labels` of shape (num_images, num_tasks)=({n}, {t}). "

@@ -38,6 +38,8 @@ TASK_ID_METHODS = ("top_down", "ch_mod")  # the network itself is conditioned on
 DEFAULT_INPUT_SHAPES = {"lenet": (28, 28, 1), "vgg11": (224, 224, 3), "resnet18": (224, 224, 3)}
 # (shared fc after the conv stages, fc of each branch before its output layer)
 DEFAULT_FC = {"lenet": ((50,), (50,)), "vgg11": ((), (4096, 4096)), "resnet18": ((), ())}
+# The smallest square input side each backbone takes.
+MIN_INPUT_SIZES = {"lenet": 28, "vgg11": 32, "resnet18": 32}
 
 
 def lenet_stages(
@@ -248,7 +250,7 @@ def top_down_net(
             "task_input=False"
         )
     input_shape = tuple(input_shape or DEFAULT_INPUT_SHAPES[backbone])
-    minimum = 28 if backbone == "lenet" else 32
+    minimum = MIN_INPUT_SIZES[backbone]
     if min(input_shape[:2]) < minimum:
         raise ValueError(
             f"Expected `input_shape` of at least {minimum}x{minimum} for backbone="

@@ -41,6 +41,9 @@ METHODS = (
 ZHAO_STAGES = ("conv1", "block2", "block3", "block4", "block5", "fc")
 MODULATE_FROM = ("block2", "block3", "block4", "block5", "fc")
 ZHAO_WIDTHS = (32, 64, 128, 128, 128)
+# The smallest square input the Table 2 network takes: five valid 3x3 convs and four stride-2
+# poolings leave a 1x1 map at 48x48 (and nothing at 47x47).
+ZHAO_MIN_INPUT_SIZE = 48
 CSN_MASKS = ("fixed", "learned")
 
 
@@ -145,7 +148,8 @@ def check_zhao_input_shape(input_shape: Sequence[int]) -> None:
         sizes.append(d)
     if min(sizes) < 1:
         raise ValueError(
-            "Expected `input_shape` of at least 48x48 for the Table 2 network (five valid 3x3 "
+            f"Expected `input_shape` of at least {ZHAO_MIN_INPUT_SIZE}x{ZHAO_MIN_INPUT_SIZE} for "
+            "the Table 2 network (five valid 3x3 "
             f"convs and four stride-2 poolings). Received: input_shape={tuple(input_shape)}"
         )
 

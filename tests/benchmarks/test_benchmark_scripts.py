@@ -169,3 +169,50 @@ def test_representation_probe_quick(tmp_path, monkeypatch):
     assert -1 <= accuracy["cosine_correlation"] <= 1
     assert 0 <= accuracy["sign_flip_fraction"] <= 1 and accuracy["pairs_per_batch"] == 190
     assert 0 <= accuracy["mgda_weights_total_variation"] <= 1
+
+
+@pytest.mark.slow
+def test_modulation_ablation_quick(tmp_path):
+    module = load("modulation_ablation")
+    markdown = tmp_path / "table.md"
+    report = module.main(["--quick", "--deterministic", "--output", str(tmp_path),
+                          "--markdown", str(markdown)])
+    data = json.loads((tmp_path / "modulation_ablation.json").read_text())
+    assert data == json.loads(json.dumps(report)) and data["benchmark"] == "modulation_ablation"
+    rows = data["results"]
+    assert [r["setting"] for r in rows] == list(module.QUICK_SETTINGS)
+    for row in rows:
+        for method in ("fsn", "modulation"):
+            result = row[method]
+            assert sum(result["total"]) == module.QUICK["test_triplets"]
+            assert result["mean"] == pytest.approx(
+                sum(c / t for c, t in zip(result["correct"], result["total"], strict=True)) / 4)
+            assert set(result["ucr_by_pair"]) >= {"related", "independent", "all"}
+        assert row["difference"]["difference"] == pytest.approx(
+            row["modulation"]["mean"] - row["fsn"]["mean"])
+    by_name = {r["setting"]: r for r in rows}
+    # modulation weights frozen at their initial 1: the same network as FSN, step for step
+    # (bit for bit with --deterministic)
+    frozen = by_name["frozen_modulation"]
+    assert frozen["modulation"]["correct"] == frozen["fsn"]["correct"]
+    assert by_name["data_v1"]["relations"]["pairs"]["related"] == [["class", "heel"],
+                                                                   ["gender", "heel"]]
+    assert by_name["base"]["relations"]["pairs"]["related"] == [["class", "closure"],
+                                                                ["gender", "heel"]]
+    table = markdown.read_text().splitlines()
+    assert len(table) == 2 + len(rows) and table[2].startswith("| `base` |")
+
+
+@pytest.mark.slow
+def test_data_pipeline_quick(tmp_path):
+    data = run_quick("data_pipeline", tmp_path)
+    results = data["results"]
+    assert len(results["throughput"]) == 6
+    assert all(r["batches_per_s"] > 0 for r in results["throughput"])
+    feeds = {r["feed"]: r for r in results["step"]}
+    assert set(feeds) == {"pipeline", "in_memory"}
+    assert feeds["in_memory"]["ratio_to_in_memory"] == 1.0
+    for row in feeds.values():
+        assert row["ms_per_step"] > 0 and row["user_s_per_step"] > 0
+        assert row["sys_s_per_step"] >= 0 and len(row["runs"]) == 1
+    assert data["usable_cpus"] >= 1

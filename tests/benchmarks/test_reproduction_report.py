@@ -27,13 +27,13 @@ def test_related_vs_unrelated_by_hand(report):
                     [0.4, np.nan, 0.1, 0.3],
                     [0.5, 0.1, np.nan, 0.6],
                     [0.8, 0.3, 0.6, np.nan]])
-    # related: class/heel 0.8, gender/heel 0.6 -> 0.7
-    # unrelated: class/closure (0.2 + 0.4) / 2 = 0.3, closure/gender 0.1, closure/heel 0.3
-    #            -> 0.7 / 3
+    # related: class/closure (0.2 + 0.4) / 2 = 0.3, gender/heel 0.6 -> 0.45
+    # unrelated: class/gender 0.5, class/heel 0.8, closure/gender 0.1, closure/heel 0.3
+    #            -> 1.7 / 4
     groups = report.related_vs_unrelated(ucr, NAMES)
-    assert groups["related"] == pytest.approx(0.7)
-    assert groups["unrelated"] == pytest.approx(0.7 / 3)
-    assert groups["difference"] == pytest.approx(0.7 - 0.7 / 3)
+    assert groups["related"] == pytest.approx(0.45)
+    assert groups["unrelated"] == pytest.approx(1.7 / 4)
+    assert groups["difference"] == pytest.approx(0.45 - 1.7 / 4)
     # off-diagonal: (0.2 + 0.5 + 0.8 + 0.4 + 0.1 + 0.3 + 0.5 + 0.1 + 0.6 + 0.8 + 0.3 + 0.6) / 12
     assert report.off_diagonal_mean(ucr) == pytest.approx(5.2 / 12)
     # a pair probed in one direction only keeps that value; never probed -> NaN
@@ -44,11 +44,12 @@ def test_related_vs_unrelated_by_hand(report):
     assert math.isnan(report.related_vs_unrelated(np.full((4, 4), np.nan), NAMES)["related"])
 
 
-def test_generator_pairs_are_task_names(report):
-    pairs = report.RELATED_PAIRS + report.UNRELATED_PAIRS
-    assert {name for pair in pairs for name in pair} == set(NAMES)
-    assert all("closure" in p for p in report.UNRELATED_PAIRS)
-    assert not any("closure" in p for p in report.RELATED_PAIRS)
+def test_generator_pairs_are_the_data_relations(report):
+    from keras_mtl.datasets.generated import shoe_relations
+
+    relations = shoe_relations()
+    assert list(report.RELATED_PAIRS) == relations.pairs("related")
+    assert list(report.UNRELATED_PAIRS) == relations.pairs("independent")
 
 
 def test_mean_standard_error_by_hand(report):

@@ -158,3 +158,45 @@ def test_image_pipeline_keeps_order():
     assert [b.shape[0] for b in batches] == [2, 2, 1]
     values = np.concatenate([b.numpy()[:, 0, 0, 0] for b in batches])
     np.testing.assert_allclose(values, order * 10 / 255.0, atol=1e-6)
+
+
+def test_each_file_is_decoded_once_per_process(tmp_path):
+    from keras_mtl.datasets import pipeline
+
+    paths = []
+    for i in range(4):
+        path = os.path.join(tmp_path, f"{i}.png")
+        Image.fromarray(np.full((12, 12, 3), 50 + i, np.uint8)).save(path)
+        paths.append(path)
+    pipeline.clear_image_cache()
+    first = pipeline.decode_images(paths, (6, 6)).numpy()
+    for path in paths:
+        os.remove(path)  # later pipelines on the same files never read them again
+    data = _dataset(np.array(paths, dtype=object), num_tasks=1, num_triplets=4)
+    again = pipeline.decode_images(paths[::-1], (6, 6)).numpy()
+    np.testing.assert_array_equal(again, first[::-1])
+    batch = next(iter(triplet_pipeline(data, batch_size=4, image_size=(6, 6),
+                                       sampling="sequential", cache_images=True)))
+    expected = first[data.triplets["train"][:, 0]] / 255.0
+    np.testing.assert_allclose(batch["anchor"].numpy(), expected, atol=1e-6)
+    pipeline.clear_image_cache()
+    with pytest.raises(ValueError, match="Expected decodable images"):
+        pipeline.decode_images(paths, (6, 6))
+
+
+def test_usable_cpus_follows_affinity_and_quota(monkeypatch, tmp_path):
+    from keras_mtl.datasets import pipeline
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        if path == "/sys/fs/cgroup/cpu.max":
+            return real_open(tmp_path / "cpu.max", *args, **kwargs)
+        return real_open(path, *args, **kwargs)
+
+    (tmp_path / "cpu.max").write_text("150000 100000\n")  # 1.5 CPUs of quota
+    monkeypatch.setattr("builtins.open", fake_open)
+    assert pipeline.usable_cpus() == 2
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert pipeline.usable_cpus() == 4

@@ -64,6 +64,8 @@ def test_help_lists_every_flag_and_bad_batch_size_is_rejected(tmp_path, capsys, 
     for flag in ("--data-dir", "--method", "--compare", "--epochs", "--batch-size",
                  "--image-size", "--seed", "--attributes", "--fast"):
         assert flag in text
-    with pytest.raises(ValueError, match="Expected --batch-size to be a multiple"):
+    with pytest.raises(SystemExit):  # before any data is made or model built
         example.main(["--batch-size", "50", "--output-dir", str(tmp_path / "o"),
                       "--cache-dir", str(tmp_path / "cache")])
+    assert "expected a multiple of the number of tasks (20)" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists()

@@ -147,3 +147,6 @@ def test_smallest_input_is_48():
     assert model.output.shape == (None, 8)
     with pytest.raises(ValueError, match=r"at least 48x48.*Received: input_shape=\(47, 47, 3\)"):
         zhao_retrieval_net(2, input_shape=(47, 47, 3), width_multiplier=0.125)
+    from keras_mtl.models.zhao_retrieval_net import ZHAO_MIN_INPUT_SIZE
+
+    assert ZHAO_MIN_INPUT_SIZE == 48  # what the examples' --image-size check uses
