@@ -158,7 +158,7 @@ def train_and_score(method, data, config, verbose=0):
     import keras
 
     from keras_mtl import evaluation
-    from keras_mtl.training import fit_triplets
+    from keras_mtl.evaluation import fit_triplets
 
     start = time.perf_counter()
     model = build(method, data, config)

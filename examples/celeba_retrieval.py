@@ -44,7 +44,6 @@ from keras_mtl.evaluation import fit_triplets  # noqa: E402
 from keras_mtl.losses import TripletLoss  # noqa: E402
 from keras_mtl.models import zhao_retrieval_net  # noqa: E402
 from keras_mtl.models.zhao_retrieval_net import METHODS, ZHAO_MIN_INPUT_SIZE  # noqa: E402
-from keras_mtl.evaluation import fit_triplets  # noqa: E402
 
 COMPARE = ("fsn", "ib", "modulation")
 PAPER_NAMES = {

@@ -47,11 +47,11 @@ import numpy as np  # noqa: E402
 
 import keras_mtl  # noqa: E402
 from keras_mtl import cli, datasets, evaluation  # noqa: E402
+from keras_mtl.evaluation import fit_triplets  # noqa: E402
 from keras_mtl.export import export_for_serving  # noqa: E402
 from keras_mtl.losses import TripletLoss  # noqa: E402
 from keras_mtl.models import zhao_retrieval_net  # noqa: E402
 from keras_mtl.models.zhao_retrieval_net import METHODS, ZHAO_MIN_INPUT_SIZE  # noqa: E402
-from keras_mtl.evaluation import fit_triplets  # noqa: E402
 
 DEFAULT_METHODS = ("fsn", "modulation")
 COMPARE = ("fsn", "itn", "csn", "modulation")

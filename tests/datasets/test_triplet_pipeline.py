@@ -176,7 +176,8 @@ def test_each_file_is_decoded_once_per_process(tmp_path):
     again = pipeline.decode_images(paths[::-1], (6, 6)).numpy()
     np.testing.assert_array_equal(again, first[::-1])
     batch = next(iter(triplet_pipeline(data, batch_size=4, image_size=(6, 6),
-                                       sampling="sequential", cache_images=True)))
+                                       sampling="sequential", cache_images=True,
+                                       model_inputs=False)))
     expected = first[data.triplets["train"][:, 0]] / 255.0
     np.testing.assert_allclose(batch["anchor"].numpy(), expected, atol=1e-6)
     pipeline.clear_image_cache()
