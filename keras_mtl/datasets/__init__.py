@@ -22,6 +22,7 @@ from keras_mtl.datasets.generated import (
 from keras_mtl.datasets.generated_digits import generate_digits
 from keras_mtl.datasets.generated_faces import load_generated_celeba
 from keras_mtl.datasets.multi_mnist import MultiDigitDataset, load_multi_mnist, make_multi_mnist
+from keras_mtl.datasets.non_finite import drop_non_finite
 from keras_mtl.datasets.pipeline import (
     batch_indices,
     classification_pipeline,
@@ -42,6 +43,7 @@ __all__ = [
     "batch_indices",
     "classification_pipeline",
     "default_cache_dir",
+    "drop_non_finite",
     "generate_digits",
     "image_pipeline",
     "load_celeba",

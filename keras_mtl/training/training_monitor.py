@@ -66,8 +66,7 @@ class TrainingMonitor(keras.callbacks.Callback):
             raise NonFiniteTrainingError(
                 message + f" Stopping: more than max_skipped_steps={self.max_skipped_steps} "
                 "bad steps. Check the input pipeline for NaN/Inf values (e.g. "
-                "`keras_mtl.datasets` pipelines with `drop_non_finite=True`) or lower the "
-                "learning rate."
+                "`keras_mtl.datasets.drop_non_finite(dataset)`) or lower the learning rate."
             )
         warnings.warn(message, RuntimeWarning, stacklevel=2)
 
