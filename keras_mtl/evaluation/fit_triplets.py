@@ -21,8 +21,11 @@ def fit_triplets(
     Triplet batches come from `keras_mtl.datasets.triplet_pipeline` (balanced across tasks,
     Zhao et al. Sec. 4.1; reshuffled every epoch by the pipeline itself). With `output_dir`,
     also writes the per-epoch conflict matrices (`ConflictMatrixCallback`) to
-    `output_dir/conflict_<run_name>/`, TensorBoard logs to `output_dir/logs/<run_name>/` and a
-    `.keras` checkpoint to `output_dir/<run_name>.keras`; training stops on a NaN loss.
+    `output_dir/conflict_<run_name>/`, TensorBoard logs to `output_dir/logs/<run_name>/`, every
+    epoch's logs (per-task values included) to `output_dir/<run_name>_history.csv` and a
+    `.keras` checkpoint to `output_dir/<run_name>.keras`. The progress bar shows the summary
+    metrics only; steps with non-finite values are skipped and stop training after
+    `compile(max_skipped_steps=...)` of them (see `MultiTaskModel`).
 
     Args:
         model: a compiled `keras_mtl.MultiTaskModel` taking `{"image", "task_id"}`.
@@ -48,7 +51,7 @@ def fit_triplets(
     pipe = dict(batch_size=batch_size, image_size=tuple(image_size), seed=seed)
     train = triplet_pipeline(dataset, "train", augment=augment, **pipe)
     val = triplet_pipeline(dataset, "val", sampling="sequential", **pipe)
-    callbacks, conflicts = [keras.callbacks.TerminateOnNaN()], None
+    callbacks, conflicts = [], None
     if output_dir is not None:
         out = Path(output_dir)
         logs = str(out / "logs" / run_name)
@@ -56,6 +59,7 @@ def fit_triplets(
         callbacks += [
             conflicts,
             keras.callbacks.TensorBoard(logs),
+            keras.callbacks.CSVLogger(str(out / f"{run_name}_history.csv")),
             keras.callbacks.ModelCheckpoint(str(out / f"{run_name}.keras")),
         ]
     # The pipeline orders and reshuffles the triplets itself: shuffle=False.
