@@ -3,7 +3,6 @@ destructive interference between tasks."""
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -15,6 +14,14 @@ from keras_mtl.layers.task_ids import check_task_id_dtype
 from keras_mtl.layers.task_specific import iter_layers, task_specific_variables
 from keras_mtl.training import gradient_probe
 from keras_mtl.training.conflict_tracker import ConflictTracker
+from keras_mtl.training.guarded_update import (
+    apply_if,
+    for_strategy,
+    guarded_weights,
+    num_replicas,
+    sum_replicas,
+)
+from keras_mtl.training.metric_plan import build_metric_plan, unique_metrics, update_metrics
 from keras_mtl.training.per_task_mean import PerTaskMean
 from keras_mtl.training.task_batch import parse_batch
 from keras_mtl.training.task_gradients import task_gradients
@@ -209,7 +216,8 @@ class MultiTaskModel(keras.Model):
                 the task ids; when every sample is labelled for every task, each task gets
                 its own copy, logged as `<task>_<name>`), or a dict keyed by output or task.
                 A loss may add its own (`TripletLoss` adds `TripletAccuracy`).
-            probe: `"grouped"` (default), `"full"` or `"off"`.
+            probe: `"grouped"` (default), `"full"`, `"representation"` or `"off"` (see the
+                class docstring).
             probe_every: probe every k-th step (metrics average over probed steps).
             probe_sketch_dim: None (exact per-task gradients, K x P floats for the K tasks of
                 a batch), or k to keep a count sketch of k floats per task (memory bounded;
@@ -262,7 +270,7 @@ class MultiTaskModel(keras.Model):
         self._user_metrics = metrics
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.task_loss_tracker = PerTaskMean(self.task_names, "loss_")
-        self._metric_heads = self._build_metrics(metrics)
+        self._metric_heads = build_metric_plan(metrics, self.plan, self.task_names)
         self.conflict_tracker = ConflictTracker(self.task_names) if probe != "off" else None
         self.training_state = TrainingState(self._num_tasks)
         self._compile_kwargs = dict(kwargs, jit_compile=jit_compile)
@@ -298,42 +306,13 @@ class MultiTaskModel(keras.Model):
                 "data-dependent sizes, which XLA cannot compile). Received: jit_compile=True")
         return probe, mode
 
-    def _build_metrics(self, metrics):
-        """`(head index, metric, takes task ids)` triples: which metric scores which head."""
-        if self.plan is None:
-            return []
-        shared = None if isinstance(metrics, dict) else [_get_metric(m) for m in _listed(metrics)]
-        defaults, triples = {}, []
-        for index, head in enumerate(self.plan.heads):
-            if shared is None:
-                keys = [head.output] + [self.task_names[t] for t in head.tasks[:1]
-                                        if len(head.tasks) == 1]
-                found = [_get_metric(m) for k in keys if k in metrics
-                         for m in _listed(metrics[k])]
-            else:
-                found = list(shared)
-            if id(head.loss) not in defaults:  # e.g. TripletLoss -> TripletAccuracy
-                make = getattr(head.loss, "default_metrics", None)
-                defaults[id(head.loss)] = list(make(self._num_tasks)) if make else []
-            found += defaults[id(head.loss)]
-            if self.plan.labelled:  # one copy per task, logged as <task>_<metric>
-                task = self.task_names[head.tasks[0]]
-                found = [_clone_metric(m, f"{task}_{m.name}") for m in found]
-            triples += [(index, m, "task_id" in inspect.signature(m.update_state).parameters)
-                        for m in found]
-        return triples
-
     @property
     def metrics(self):
         # Keras' documented pattern for a custom train_step: list the trackers to reset. The
         # conflict tracker is not one of them: validation must not reset the probe's epoch.
         if not hasattr(self, "loss_tracker"):
             return super().metrics
-        metrics = [self.loss_tracker, self.task_loss_tracker]
-        for _, metric, _ in self._metric_heads:
-            if not any(metric is m for m in metrics):
-                metrics.append(metric)
-        return metrics
+        return [self.loss_tracker, self.task_loss_tracker] + unique_metrics(self._metric_heads)
 
     def _logs(self, training=False):
         logs = {}
@@ -378,18 +357,17 @@ class MultiTaskModel(keras.Model):
     def train_step(self, data):
         # The outline of Keras' own step: unpack, per-task losses and gradients, combine,
         # apply (skipped for a bad batch), update the trackers, return the logs.
-        context = tf.distribute.get_replica_context()
         batch, ids_ok = parse_batch(self, data, raise_now=self.jit_compile is not True)
-        counts = _sum_replicas(context, task_counts(self.plan, batch.y, batch.sample_weight,
+        counts = sum_replicas(task_counts(self.plan, batch.y, batch.sample_weight,
                                                     batch.task_id))
-        step = self._task_gradients(context, batch, counts, ids_ok)
+        step = self._task_gradients(batch, counts, ids_ok)
         variables, gradients = self._weighting_gradients(step)
-        ok = self._batch_ok(context, step, gradients, ids_ok)
-        _apply_if(self.optimizer, gradients, variables, ok)
+        ok = self._batch_ok(step, gradients, ids_ok)
+        apply_if(self.optimizer, gradients, variables, ok)
         self._record(step, ok, ids_ok)
-        return _for_strategy(self._logs(training=True))
+        return for_strategy(self._logs(training=True))
 
-    def _task_gradients(self, context, batch, counts, ids_ok):
+    def _task_gradients(self, batch, counts, ids_ok):
         """One pass: per-task gradients, their Gram matrix and the combined update."""
         num_tasks, weighting = self._num_tasks, self.task_weighting
         if self.plan.labelled:
@@ -410,9 +388,9 @@ class MultiTaskModel(keras.Model):
         chosen = {}
 
         def weights_fn(rows, tasks, loss_sums):  # representation mode: MGDA-UB in one pass
-            chosen["gram"] = self._gram(context, rows, tasks)
-            losses = tf.math.divide_no_nan(_sum_replicas(context, loss_sums), counts)
-            return _guarded_weights(weighting, losses, chosen["gram"], present, ids_ok)
+            chosen["gram"] = self._gram(rows, tasks)
+            losses = tf.math.divide_no_nan(sum_replicas(loss_sums), counts)
+            return guarded_weights(weighting, losses, chosen["gram"], present, ids_ok)
 
         def run(mode):
             return task_gradients(
@@ -429,13 +407,13 @@ class MultiTaskModel(keras.Model):
             result = tf.cond(do_probe, lambda: run(mode), lambda: run("off"))
         else:
             result = run(mode)
-        sums = _sum_replicas(context, result.loss_sums)
+        sums = sum_replicas(result.loss_sums)
         task_losses = tf.math.divide_no_nan(sums, counts)
         gradients, gram = list(result.gradients), chosen.get("gram")
         if mode != "off" and gram is None:
-            gram = self._gram(context, result.task_gradients, result.tasks)
+            gram = self._gram(result.task_gradients, result.tasks)
             if gradient_method:
-                weights = _guarded_weights(weighting, task_losses, gram, present, ids_ok)
+                weights = guarded_weights(weighting, task_losses, gram, present, ids_ok)
                 gradients = self._combine(result, weights, gradients, shared, variables, sketch,
                                           batch, task_scale, loss_scale)
         objective = tf.reduce_sum(pre_weights * task_scale * sums) + result.regularization
@@ -449,7 +427,7 @@ class MultiTaskModel(keras.Model):
         buckets, signs = gradient_probe.sketch_hashes(size, self.probe_sketch_dim, 0)
         return buckets, signs, self.probe_sketch_dim
 
-    def _batch_ok(self, context, step, gradients, ids_ok):
+    def _batch_ok(self, step, gradients, ids_ok):
         """Whether the step may be applied: finite loss (and gradients), valid task ids."""
         finite = tf.reduce_all(tf.math.is_finite(step.sums))
         if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
@@ -457,8 +435,8 @@ class MultiTaskModel(keras.Model):
             finite = tf.logical_and(finite, tf.reduce_all(
                 [tf.reduce_all(tf.math.is_finite(g)) for g in gradients]))
         ok = tf.logical_and(finite, ids_ok)
-        if context is not None and context.num_replicas_in_sync > 1:
-            ok = context.all_reduce("sum", 1.0 - tf.cast(ok, tf.float32)) < 0.5
+        if num_replicas() > 1:  # skip on every replica if any replica saw a bad batch
+            ok = sum_replicas(1.0 - tf.cast(ok, tf.float32)) < 0.5
         return ok
 
     def _record(self, step, ok, ids_ok):
@@ -471,20 +449,18 @@ class MultiTaskModel(keras.Model):
         self.loss_tracker.update_state(tf.where(ok, step.objective, 0.0), sample_weight=weight)
         self.task_loss_tracker.update_state(tf.where(ok, step.task_losses, 0.0),
                                             sample_weight=step.counts * weight)
-        self._update_metrics(step.result.metric_items, weight)
+        update_metrics(self._metric_heads, step.result.metric_items, weight)
         if self.conflict_tracker is not None and step.gram is not None:
-            context = tf.distribute.get_replica_context()
-            replicas = context.num_replicas_in_sync if context is not None else 1
-            probed = tf.cast(tf.logical_and(step.do_probe, ok), tf.float32) / replicas
+            # Every replica adds the same Gram matrix to a sum-on-read metric: count it once.
+            probed = tf.cast(tf.logical_and(step.do_probe, ok), tf.float32) / num_replicas()
             self.conflict_tracker.update_state(step.gram, step.present, probed)
 
     def test_step(self, data):
         batch, _ = parse_batch(self, data)
-        context = tf.distribute.get_replica_context()
         counts = task_counts(self.plan, batch.y, batch.sample_weight, batch.task_id)
         y_pred, _ = self._forward(batch.x, training=False)
         sums, items = self._task_losses(y_pred, batch)
-        global_counts = _sum_replicas(context, counts)
+        global_counts = sum_replicas(counts)
         if self.plan.labelled:
             scale = tf.math.divide_no_nan(1.0, global_counts)
             self.loss_tracker.update_state(tf.reduce_sum(scale * sums))
@@ -494,8 +470,8 @@ class MultiTaskModel(keras.Model):
                                            sample_weight=total)
         self.task_loss_tracker.update_state(tf.math.divide_no_nan(sums, counts),
                                             sample_weight=counts)
-        self._update_metrics(items, 1.0)
-        return _for_strategy(self._logs())
+        update_metrics(self._metric_heads, items, 1.0)
+        return for_strategy(self._logs())
 
     # ------------------------------------------------------------------------------ helpers
     def _forward(self, x, training=True):
@@ -513,16 +489,16 @@ class MultiTaskModel(keras.Model):
     def _task_losses(self, y_pred, batch):
         return task_loss_sums(self.plan, y_pred, batch.y, batch.sample_weight, batch.task_id)
 
-    def _gram(self, context, rows, tasks):
+    def _gram(self, rows, tasks):
         """The all-replica `(T, T)` Gram matrix of the per-task shared gradients."""
-        replicas = context is not None and context.num_replicas_in_sync > 1
+        replicas = num_replicas() > 1
         if self._gradient_mode == "representation":  # rows of different samples per replica
             gram = gradient_probe.scatter_gram(gradient_probe.gram_matrix(rows), tasks,
                                                self._num_tasks)
-            return context.all_reduce("sum", gram) if replicas else gram
+            return sum_replicas(gram)
         if replicas:
             full = tf.scatter_nd(tasks[:, None], rows, [self._num_tasks, tf.shape(rows)[1]])
-            full = context.all_reduce("sum", full)
+            full = sum_replicas(full)
             return gradient_probe.gram_matrix(full)
         return gradient_probe.scatter_gram(gradient_probe.gram_matrix(rows), tasks,
                                            self._num_tasks)
@@ -550,28 +526,17 @@ class MultiTaskModel(keras.Model):
         own = list(getattr(layer, "trainable_weights", []))
         if not own:
             return step.variables, step.gradients
-        context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync if context is not None else 1
         with tf.GradientTape() as tape:
             auxiliary = layer.auxiliary_loss(step.task_losses, step.gram, step.present)
             if auxiliary is not None:
                 # Every replica computes the same auxiliary loss and the optimizer sums the
                 # replicas' gradients: count it once.
-                scaled = step.loss_scale * auxiliary / replicas
+                scaled = step.loss_scale * auxiliary / num_replicas()
         if auxiliary is None:
             return step.variables, step.gradients
         grads = tape.gradient(scaled, own)
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, own, strict=True)]
         return step.variables + own, step.gradients + grads
-
-    def _update_metrics(self, items, weight):
-        for index, metric, takes_task_id in self._metric_heads:
-            item = items[index]
-            sample_weight = item.sample_weight * weight
-            kwargs = {"task_id": item.task_ids} if takes_task_id else {}
-            y_true = item.y_true if item.y_true is not None else tf.zeros_like(
-                sample_weight)
-            metric.update_state(y_true, item.y_pred, sample_weight=sample_weight, **kwargs)
 
     def call(self, inputs, training=None, mask=None, **kwargs):
         # The functional graph casts each input to its declared dtype before any layer runs,
@@ -659,84 +624,3 @@ class _Step(NamedTuple):
     loss_scale: object
 
 
-def _get_metric(identifier):
-    """A metric object from a name or an instance (functions are wrapped in a running mean)."""
-    if isinstance(identifier, keras.metrics.Metric):
-        return identifier
-    metric = keras.metrics.get(identifier)
-    if isinstance(metric, keras.metrics.Metric):
-        return metric
-    name = identifier if isinstance(identifier, str) else getattr(metric, "__name__", "metric")
-    return keras.metrics.MeanMetricWrapper(metric, name=name)
-
-
-def _clone_metric(metric, name):
-    config = dict(metric.get_config(), name=name)
-    return type(metric).from_config(config)
-
-
-def _guarded_weights(weighting, task_losses, gram, present, ids_ok):
-    """`weighting.task_weights(...)`, or ones without touching its state for a bad batch.
-
-    A stateful weighting (GradVac's targets, ...) must not take in non-finite values: a bad
-    batch is skipped, and so is the weighting's update.
-    """
-    ok = tf.logical_and(ids_ok, tf.logical_and(tf.reduce_all(tf.math.is_finite(task_losses)),
-                                               tf.reduce_all(tf.math.is_finite(gram))))
-    return tf.cond(ok, lambda: tf.cast(weighting.task_weights(task_losses, gram, present),
-                                       tf.float32),
-                   lambda: tf.ones_like(task_losses))
-
-
-def _sum_replicas(context, value):
-    if context is not None and context.num_replicas_in_sync > 1:
-        return context.all_reduce("sum", value)
-    return value
-
-
-def _apply_if(optimizer, gradients, variables, ok):
-    """`optimizer.apply(gradients, variables)` when `ok`, else nothing at all.
-
-    Under a distribution strategy the condition is taken in the cross-replica context, as
-    Keras' `LossScaleOptimizer` does, since `apply` synchronizes the replicas.
-    """
-
-    def apply():
-        optimizer.apply(gradients, variables)
-        return tf.constant(True)
-
-    if not tf.distribute.has_strategy():
-        tf.cond(ok, apply, lambda: tf.constant(False))
-        return
-
-    def cross_replica(distribution, ok, gradients):
-        first = distribution.experimental_local_results(ok)[0]
-
-        def apply_each():
-            distribution.extended.call_for_each_replica(
-                lambda grads: optimizer.apply(grads, variables), args=(gradients,))
-            return tf.constant(True)
-
-        tf.cond(first, apply_each, lambda: tf.constant(False))
-
-    tf.distribute.get_replica_context().merge_call(cross_replica, args=(ok, gradients))
-
-
-def _listed(metrics):
-    if metrics is None:
-        return []
-    if isinstance(metrics, (str, keras.metrics.Metric)) or callable(metrics):
-        return [metrics]
-    return list(metrics)
-
-
-def _for_strategy(logs):
-    """Gives scalars shape (1,) under MultiWorkerMirroredStrategy.
-
-    Keras reduces step outputs with `strategy.reduce("MEAN", v, axis=0)` on multi-worker
-    strategies, which fails on scalars (keras-team/keras#20329).
-    """
-    strategy = tf.distribute.get_strategy()
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return {k: tf.reshape(v, [1]) for k, v in logs.items()}
-    return logs
