@@ -60,12 +60,12 @@ def sum_replicas(value):
 
 
 def for_strategy(logs):
-    """Gives scalars shape (1,) under MultiWorkerMirroredStrategy.
+    """Gives every log a leading axis of 1 under MultiWorkerMirroredStrategy.
 
     Keras reduces step outputs with `strategy.reduce("MEAN", v, axis=0)` on multi-worker
     strategies, which fails on scalars (keras-team/keras#20329).
     """
     strategy = tf.distribute.get_strategy()
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return {k: tf.reshape(v, [1]) for k, v in logs.items()}
+        return {k: tf.expand_dims(v, 0) for k, v in logs.items()}
     return logs

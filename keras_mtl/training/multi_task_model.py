@@ -22,6 +22,7 @@ from keras_mtl.training.guarded_update import (
     sum_replicas,
 )
 from keras_mtl.training.metric_plan import build_metric_plan, unique_metrics, update_metrics
+from keras_mtl.training.packed_logs import packed, unpacked
 from keras_mtl.training.per_task_mean import PerTaskMean
 from keras_mtl.training.task_batch import parse_batch
 from keras_mtl.training.task_gradients import task_gradients
@@ -365,7 +366,7 @@ class MultiTaskModel(keras.Model):
         ok = self._batch_ok(step, gradients, ids_ok)
         apply_if(self.optimizer, gradients, variables, ok)
         self._record(step, ok, ids_ok)
-        return for_strategy(self._logs(training=True))
+        return self._logs(training=True)
 
     def _task_gradients(self, batch, counts, ids_ok):
         """One pass: per-task gradients, their Gram matrix and the combined update."""
@@ -471,7 +472,24 @@ class MultiTaskModel(keras.Model):
         self.task_loss_tracker.update_state(tf.math.divide_no_nan(sums, counts),
                                             sample_weight=counts)
         update_metrics(self._metric_heads, items, 1.0)
-        return for_strategy(self._logs())
+        return self._logs()
+
+    def make_train_function(self, force=False):
+        if self.train_function is None or force:
+            self.train_function = self._packed_function(self.train_step)
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        if self.test_function is None or force:
+            self.test_function = self._packed_function(self.test_step)
+        return self.test_function
+
+    def _packed_function(self, step):
+        # Keras' compiled `iterator -> logs` around `step`, with the scalar logs packed into
+        # one vector inside it (a first step that does not grow with T; packed_logs.py).
+        layout = {}
+        inner = packed(step, layout)
+        return unpacked(self._make_function(lambda data: for_strategy(inner(data))), layout)
 
     # ------------------------------------------------------------------------------ helpers
     def _forward(self, x, training=True):

@@ -1,0 +1,65 @@
+"""Packed logs: the compiled step returns a handful of outputs whatever T; names come back."""
+
+import numpy as np
+import tensorflow as tf
+from training_helpers import build_embedding_model, triplet_inputs
+
+from keras_mtl.losses import TripletLoss
+from keras_mtl.training.packed_logs import PACKED_KEY, packed, unpacked
+
+MARGIN = 0.3
+
+
+def test_packed_then_unpacked_restores_names_order_and_values():
+    logs = {"loss": tf.constant(1.5), "steps": tf.constant(3, tf.int64),
+            "loss_a": tf.constant(0.25), "matrix": tf.ones([2, 2]), "loss_b": tf.constant(-2.0)}
+    layout = {}
+    out = packed(lambda data: logs, layout)(None)
+    assert sorted(out) == [PACKED_KEY, "matrix", "steps"]
+    np.testing.assert_array_equal(out[PACKED_KEY].numpy(), [1.5, 0.25, -2.0])
+    restored = unpacked(lambda iterator: out, layout)(None)
+    assert list(restored) == list(logs)
+    for key, value in logs.items():
+        np.testing.assert_array_equal(np.asarray(restored[key]), value.numpy())
+        assert restored[key].dtype == value.dtype
+
+
+def test_unpacked_passes_logs_without_a_packed_vector_through():
+    logs = {"steps": tf.constant(1, tf.int64)}
+    assert unpacked(lambda iterator: logs, {})(None) is logs
+
+
+def _output_count(num_tasks):
+    model = build_embedding_model(num_tasks=num_tasks)
+    model.compile(optimizer="sgd", loss=TripletLoss(MARGIN))
+    model.optimizer.build(model.trainable_variables)
+    spec = {"image": tf.TensorSpec((None, 3, 3, 2)), "task_id": tf.TensorSpec((None,), "int32")}
+    layout = {}
+    function = tf.function(packed(model.train_step, layout))
+    outputs = function.get_concrete_function((spec,)).structured_outputs
+    return len(tf.nest.flatten(outputs)), len(layout["keys"])
+
+
+def test_compiled_step_outputs_do_not_grow_with_the_number_of_tasks():
+    # Each output is one component of Keras' Optional; their number drove the first step
+    # from 4 s to 30-180 s at T=312 (issue 15).
+    small, small_logs = _output_count(4)
+    large, large_logs = _output_count(312)
+    assert small == large <= 3
+    assert large_logs - small_logs == 2 * (312 - 4)  # loss_<task> and grad_norm_<task>
+
+
+def test_evaluate_and_fit_logs_name_every_per_task_value_correctly():
+    model = build_embedding_model(num_tasks=3, task_names=["a", "b", "c"])
+    model.compile(optimizer="sgd", loss=TripletLoss(MARGIN))
+    x = triplet_inputs(size=12, num_tasks=3)
+    tensors = tf.nest.map_structure(tf.convert_to_tensor, x)
+    eager = {k: float(v) for k, v in model.test_step((tensors,)).items()}
+    model.reset_metrics()
+    logs = model.evaluate(x, batch_size=36, return_dict=True, verbose=0)
+    assert set(logs) == set(eager)
+    assert len({round(eager[f"loss_{t}"], 6) for t in "abc"}) == 3  # distinct: order matters
+    for key, value in eager.items():
+        np.testing.assert_allclose(logs[key], value, rtol=1e-6, err_msg=key)
+    history = model.fit(x, batch_size=36, epochs=1, shuffle=False, verbose=0).history
+    assert {"loss_a", "loss_b", "loss_c", "grad_norm_a", "grad_cosine", "ucr"} <= set(history)
