@@ -56,7 +56,20 @@ class TaskBatch(NamedTuple):
 
 
 class TaskGradients(NamedTuple):
-    """What `task_gradients` returns (see the module docstring)."""
+    """What `task_gradients` returns.
+
+    Attributes:
+        loss_sums: `(T,)` per-task sums of per-example losses.
+        tasks: `(K,)` the ids of the K tasks whose gradients were computed.
+        task_gradients: `(K, D)` the gradient of each of those tasks' share of the objective
+            with respect to the shared variables, flattened (D = their size), or its count
+            sketch (D = `sketch_dim`).
+        gradients: one tensor per variable: `sum_t w_t g_t` plus the regularization
+            gradient, the update a plain weighted step would apply (multiplied by the loss
+            scale, if any, as the optimizer expects).
+        regularization: the scalar weight penalty of the step.
+        metric_items: the outputs for the metric updates.
+    """
 
     loss_sums: tf.Tensor
     tasks: tf.Tensor
