@@ -31,7 +31,7 @@ PROBES = ("grouped", "full", "representation", "off")
 class MultiTaskModel(keras.Model):
     """A functional `keras.Model` for multi-task networks, with a gradient-conflict probe.
 
-    Built like any functional model. Two settings (see `keras_mtl.training.task_losses`):
+    Built like any functional model. Two settings:
 
     - **one task per sample**: the inputs are a dict holding each row's task id under
       `task_id_key`; each example's loss comes from its own task (its own output, when the

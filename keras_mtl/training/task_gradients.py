@@ -150,7 +150,8 @@ def task_gradients(
             objective; `task_gradients` are divided by it again (float32 quantities), while
             `gradients` stay scaled for the optimizer's `apply`.
         sketch: None for exact per-task gradients, or `(buckets, signs, dim)` from
-            `gradient_probe.sketch_hashes` to keep only their count sketches.
+            `keras_mtl.training.gradient_probe.sketch_hashes` to keep only their count
+            sketches.
         output_spec: the structure of `tf.TensorSpec`s of `y_pred` (needed by `"grouped"`,
             which concatenates the groups' outputs for the metrics).
         weights_fn: `"representation"` only: `weights_fn(rows, tasks, loss_sums) -> (T,)`,
