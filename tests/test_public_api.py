@@ -53,13 +53,34 @@ def attribute_docstring(module_name, name):
     return None
 
 
-def docstring(package, name):
-    obj = getattr(importlib.import_module(package), name)
+def own_docstring(obj):
+    """The docstring `obj` itself holds (a class's is not inherited), or None for a constant."""
     if inspect.isclass(obj):
         return obj.__dict__.get("__doc__")
     if inspect.ismodule(obj) or inspect.isroutine(obj):
         return obj.__doc__
+    return None
+
+
+def docstring(package, name):
+    obj = getattr(importlib.import_module(package), name)
+    if inspect.isclass(obj) or inspect.ismodule(obj) or inspect.isroutine(obj):
+        return own_docstring(obj)
     return attribute_docstring(_source_module(package, name), name)
+
+
+def packages_declaring_all():
+    """Every module of keras_mtl whose source assigns `__all__` (found without importing)."""
+    found = set()
+    for path in (ROOT / "keras_mtl").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        if any(isinstance(node, ast.Assign | ast.AnnAssign) and any(
+                isinstance(t, ast.Name) and t.id == "__all__"
+                for t in (node.targets if isinstance(node, ast.Assign) else [node.target]))
+               for node in tree.body):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return found
 
 
 def test_every_subpackage_declares_its_surface():
@@ -76,6 +97,46 @@ def test_public_name_exists_and_has_a_docstring(package, name):
     assert hasattr(module, name), f"{package}.__all__ lists {name!r}, which does not exist"
     text = docstring(package, name)
     assert text and text.strip(), f"{package}.{name} is public (in __all__) but has no docstring"
+
+
+def test_every_module_with_an_all_is_checked():
+    """A new package (or module) declaring `__all__` joins PACKAGES, so its names are checked."""
+    assert packages_declaring_all() == set(PACKAGES)
+
+
+@pytest.mark.parametrize(("package", "name"), [
+    (p, n) for p, n in public_names() if inspect.ismodule(getattr(importlib.import_module(p), n))
+    and p != "keras_mtl"
+])
+def test_public_submodules_document_their_public_members(package, name):
+    """A submodule exported by name (e.g. `datasets.zappos_tfds`) is rendered whole in the API
+    reference: each class and function it defines without a leading underscore is public."""
+    module = getattr(importlib.import_module(package), name)
+    members = [(n, obj) for n, obj in vars(module).items()
+               if not n.startswith("_") and (inspect.isclass(obj) or inspect.isfunction(obj))
+               and obj.__module__ == module.__name__]
+    assert members, f"{module.__name__} defines no public class or function"
+    for member_name, obj in members:
+        text = own_docstring(obj)
+        assert text and text.strip(), f"{module.__name__}.{member_name} has no docstring"
+
+
+def test_docstring_finder_does_not_count_inherited_docstrings():
+    import keras
+
+    class Documented(keras.layers.Layer):
+        """Has its own."""
+
+    class Undocumented(keras.layers.Layer):
+        pass
+
+    def undocumented_function():
+        pass
+
+    assert own_docstring(Documented) == "Has its own."
+    assert keras.layers.Layer.__doc__ and Undocumented.__doc__ is None
+    assert own_docstring(Undocumented) is None
+    assert own_docstring(undocumented_function) is None
 
 
 def test_attribute_docstring_finder():
