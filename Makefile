@@ -9,7 +9,7 @@ MAIN_JOB ?= examples/zappos_retrieval.py
 # Where `make test` / `make docs` build the site (ignored by git).
 SITE_DIR ?= site
 
-.PHONY: demo test install install-test lint docs report
+.PHONY: demo test install install-test lint docs figures report
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: install-test
 # The documentation site, built as CI builds it; `$(BIN)/mkdocs serve` previews it live.
 docs: install-test
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir $(SITE_DIR)
+
+# The documentation's figures (docs/figures/*.png) from a run of the main job at its defaults
+# (about 4 minutes on 2 CPU cores); `ARGS="--from-dir outputs/zappos_retrieval"` reuses a run.
+figures: install
+	$(BIN)/python docs/_build/make_figures.py $(ARGS)
 
 lint: install-test
 	$(BIN)/python -m ruff check .

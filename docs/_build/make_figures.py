@@ -7,7 +7,7 @@ you already have (`--from-dir outputs/zappos_retrieval`), and copies its figures
 
 - `accuracy.png`: test triplet accuracy per task and method;
 - `ucr_fsn.png`, `ucr_modulation.png`: UCR and gradient-cosine matrices, last epoch;
-- `retrieval_grid.png`: one query per task and its nearest neighbours (exported model).
+- `retrieval_grid.png`: one query per task and its nearest neighbours (the `--method` model).
 
     python docs/_build/make_figures.py                          # run the main job (defaults)
     python docs/_build/make_figures.py --from-dir outputs/zappos_retrieval
