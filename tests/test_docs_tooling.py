@@ -54,3 +54,15 @@ def test_figures_are_compacted_under_the_limit(tmp_path):
     size = make_figures.compact_png(tmp_path / "big.png", tmp_path / "small.png")
     assert size == (tmp_path / "small.png").stat().st_size <= make_figures.MAX_BYTES
     assert image.open(tmp_path / "small.png").width == make_figures.MAX_WIDTH
+
+
+def test_committed_figures_are_the_generated_ones_small_and_used():
+    """docs/figures/ holds what `make figures` writes (nothing else), each under the size limit
+    and shown on some page (a missing one fails `mkdocs build --strict`)."""
+    make_figures = _load("make_figures")
+    figures = BUILD.parent / "figures"
+    assert sorted(p.name for p in figures.iterdir()) == sorted(make_figures.FIGURES)
+    pages = "\n".join(p.read_text() for p in BUILD.parent.rglob("*.md"))
+    for name in make_figures.FIGURES:
+        assert (figures / name).stat().st_size <= make_figures.MAX_BYTES, name
+        assert f"figures/{name}" in pages, f"{name} is not shown on any page"
