@@ -81,7 +81,7 @@ def compare(args, model, images, labels):
 
     from keras_mtl.training import TaskBatch, gradient_probe, task_gradients
     from keras_mtl.training.task_losses import task_counts
-    from keras_mtl.weighting import min_norm_weights
+    from keras_mtl.weighting.mgda import min_norm_weights
 
     layer = model.get_layer(model.representation_layer)
     both = keras.Model(model.input, [layer.output, model.output])

@@ -9,30 +9,25 @@ Multi-MNIST (`make_multi_mnist`, `load_multi_mnist`; `generate_digits` renders o
 for it) is classification and feeds
 `classification_pipeline`. The TFDS builder lives in `keras_mtl.datasets.zappos_tfds`, imported
 on first access so that `tensorflow_datasets` is not imported with `keras_mtl`.
+
+The supported surface is `__all__`. The readers and samplers behind the loaders
+(`zappos.read_zappos_metadata`, `zappos.read_csn_triplets`, `triplets.split_indices`,
+`pipeline.batch_indices`, `generated.default_cache_dir`) are internal.
 """
 
 import importlib
 
 from keras_mtl.datasets.celeba import ALL_ATTRIBUTES, ZHAO_ATTRIBUTES, load_celeba
-from keras_mtl.datasets.generated import (
-    default_cache_dir,
-    load_generated_zappos,
-    load_zappos_or_generated,
-)
+from keras_mtl.datasets.generated import load_generated_zappos, load_zappos_or_generated
 from keras_mtl.datasets.generated_digits import generate_digits
 from keras_mtl.datasets.generated_faces import load_generated_celeba
 from keras_mtl.datasets.multi_mnist import MultiDigitDataset, load_multi_mnist, make_multi_mnist
 from keras_mtl.datasets.non_finite import drop_non_finite
-from keras_mtl.datasets.pipeline import (
-    batch_indices,
-    classification_pipeline,
-    image_pipeline,
-    triplet_pipeline,
-)
+from keras_mtl.datasets.pipeline import classification_pipeline, image_pipeline, triplet_pipeline
 from keras_mtl.datasets.retrieval_dataset import RetrievalDataset
 from keras_mtl.datasets.task_relations import TaskRelations
-from keras_mtl.datasets.triplets import sample_triplets, split_indices
-from keras_mtl.datasets.zappos import load_zappos, read_csn_triplets, read_zappos_metadata
+from keras_mtl.datasets.triplets import sample_triplets
+from keras_mtl.datasets.zappos import load_zappos
 
 __all__ = [
     "ALL_ATTRIBUTES",
@@ -40,9 +35,7 @@ __all__ = [
     "RetrievalDataset",
     "TaskRelations",
     "ZHAO_ATTRIBUTES",
-    "batch_indices",
     "classification_pipeline",
-    "default_cache_dir",
     "drop_non_finite",
     "generate_digits",
     "image_pipeline",
@@ -53,10 +46,7 @@ __all__ = [
     "load_zappos",
     "load_zappos_or_generated",
     "make_multi_mnist",
-    "read_csn_triplets",
-    "read_zappos_metadata",
     "sample_triplets",
-    "split_indices",
     "triplet_pipeline",
     "zappos_tfds",
 ]

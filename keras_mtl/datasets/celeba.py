@@ -37,13 +37,15 @@ ALL_ATTRIBUTES = (
     "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings",
     "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
 )
-# The 20 appearance attributes of Zhao et al. 2018, Table 3, in the table's order.
+"""CelebA's 40 binary attributes, in `list_attr_celeba.txt`'s column order."""
+
 ZHAO_ATTRIBUTES = (
     "Smiling", "5_o_Clock_Shadow", "Bald", "Arched_Eyebrows", "Chubby", "Double_Chin",
     "High_Cheekbones", "Goatee", "Mustache", "No_Beard", "Sideburns", "Bangs", "Straight_Hair",
     "Wavy_Hair", "Receding_Hairline", "Bags_Under_Eyes", "Bushy_Eyebrows", "Young",
     "Oval_Face", "Mouth_Slightly_Open",
 )
+"""The 20 appearance attributes of Zhao et al. 2018, Table 3, in the table's order."""
 DEFAULT_NUM_TRIPLETS = {"train": 30_000, "test": 10_000}
 PARTITIONS = {0: "train", 1: "val", 2: "test"}
 

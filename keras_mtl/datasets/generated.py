@@ -279,7 +279,8 @@ def load_generated_zappos(
             `{"train": 20000, "val": 4000, "test": 8000}`.
         split_fractions: split -> fraction of images. Defaults to 0.7 / 0.1 / 0.2.
         seed: seed of the images, the split and the triplets.
-        cache_dir: parent folder of the cache. Defaults to `default_cache_dir()`.
+        cache_dir: parent folder of the cache. Defaults to `$KERAS_HOME/keras_mtl/datasets`
+            (`~/.keras/keras_mtl/datasets`).
         coupling: how strongly closure follows class and heel follows gender (Cramer's V of
             the related pairs; 0 draws all four attributes independently). Default 0.8.
 

@@ -255,7 +255,8 @@ def load_generated_celeba(
         attributes: the tasks, as for `load_celeba`: `"zhao20"` or a list of names among
             `ZHAO_ATTRIBUTES` (the other CelebA attributes are constant here).
         seed: seed of the faces and the triplets.
-        cache_dir: parent folder of the cache. Defaults to `default_cache_dir()`.
+        cache_dir: parent folder of the cache. Defaults to `$KERAS_HOME/keras_mtl/datasets`
+            (`~/.keras/keras_mtl/datasets`).
 
     Returns:
         A `keras_mtl.datasets.RetrievalDataset` named `"celeb_a_generated"`, with image paths.

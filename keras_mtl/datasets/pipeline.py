@@ -12,7 +12,7 @@ Batch schema of `triplet_pipeline` (one element = one batch, a dict, no separate
 By default (`model_inputs=True`) each batch is already the model's input dict
 `{"image": float32 [3B, H, W, 3], "task_id": int32 [3B]}`: the anchor, positive and negative of
 each triplet in three consecutive rows (`keras_mtl.losses.interleave_triplets`), so that
-`keras_mtl.losses.split_triplets(model(inputs))` gives the embeddings of Zhao Eq. 6 and
+`keras_mtl.losses.triplet_loss.split_triplets(model(inputs))` gives the embeddings of Zhao Eq. 6 and
 `TripletLoss` scores them.
 
 Preprocessing: decode (JPEG/PNG) -> RGB -> bilinear resize (antialiased) to `image_size` ->
@@ -435,14 +435,17 @@ def classification_pipeline(
     """Builds `({"image", "task_id"}, label)` batches for per-task classification.
 
     Each (image, task) pair is one example whose target is the image's label for that task,
-    e.g. Multi-MNIST: the digit in the task's corner. Pairs are ordered by `batch_indices`
-    with the given `sampling`, so batches can mix tasks evenly or hold one task.
+    e.g. Multi-MNIST: the digit in the task's corner. Pairs are ordered as `triplet_pipeline`
+    orders triplets, with the given `sampling`, so batches can mix tasks evenly or hold one
+    task.
 
     Args:
         images: uint8 array `(N, H, W, C)`.
         labels: int array `(N, num_tasks)`.
         batch_size: examples per batch.
-        sampling: see `batch_indices`.
+        sampling: `"balanced"` (every batch holds `batch_size // num_tasks` examples of each
+            task), `"one_task"` (one task per batch), `"shuffle"` or `"sequential"` (every
+            example once, in order); each pass over the dataset is a new seeded epoch.
         image_size: optional `(height, width)` to resize to.
         seed: int seed.
         prefetch: append `prefetch(tf.data.AUTOTUNE)`.

@@ -231,7 +231,10 @@ def load_zappos(
         split_fractions: split -> fraction of images when sampling. Defaults to
             `{"train": 0.7, "val": 0.1, "test": 0.2}`. Only metadata rows with an image are
             used (a row without one is a bad item); images without a row are ignored.
-        vocabularies: see `read_zappos_metadata`.
+        vocabularies: the value names of each task: `"default"` (the metadata's values, as
+            listed in `keras_mtl.datasets.zappos.DEFAULT_VOCABULARIES`), `"infer"` (the
+            values found in the metadata, in order of first appearance) or a dict task name
+            -> sequence of value names.
         seed: seed of the image split and of triplet sampling.
         check_images: `"exists"`, `"header"` or `"decode"`; checked up front, before training.
         skip_bad: drop bad metadata rows, missing/unreadable images (and CSN triplets using

@@ -1,5 +1,9 @@
-"""SavedModel export for TF Serving."""
+"""SavedModel export for TF Serving: `export_for_serving` (its docstring states the contract).
 
-from keras_mtl.export.serving import export_for_serving, next_version, verify_export
+`serving.next_version` and `serving.verify_export`, which `export_for_serving` uses, are
+internal.
+"""
 
-__all__ = ["export_for_serving", "next_version", "verify_export"]
+from keras_mtl.export.serving import export_for_serving
+
+__all__ = ["export_for_serving"]

@@ -2,44 +2,46 @@
 
 `TaskModulation`, `TaskRouting`, `SelectTaskColumn`, `TopDownModulator` are called as
 `layer([features, task_id])`; `TaskEmbedding` takes the task ids alone; `CrossStitch` mixes
-task columns (`ColumnConv2D`, `ColumnDense` hold one copy per task column, `UnstackColumns`
-splits them) and `TensorModulation` combines two tensors. `TaskIdValidation` checks a model's
-task-id input once per call (`keras_mtl.layers.task_ids.validate_task_ids`), `InputShapeCheck`
-its image size at run time. Every layer lists the variables that belong to individual tasks in
-`task_specific_weights`; `task_specific_variables(model)` collects them over a model.
+task columns and `TensorModulation` combines two tensors. `TaskConditionedLayer` is their base
+class, for writing new task-conditioned layers. Every layer lists the variables that belong to
+individual tasks in `task_specific_weights`; `task_specific_variables(model)` collects them over
+a model.
+
+The supported surface is `__all__`. The builders' plumbing lives in modules of this package
+and is registered for `.keras` loading when the package is imported, but is not part of the
+public API: `column_conv2d.ColumnConv2D`, `column_dense.ColumnDense` and
+`unstack_columns.UnstackColumns` (the cross-stitch builders' task columns),
+`task_id_validation.TaskIdValidation` (checks a model's task-id input once per call),
+`input_shape_check.InputShapeCheck` (its image size at run time), and the task-id checks of
+`task_ids`.
 """
 
-from keras_mtl.layers.column_conv2d import ColumnConv2D
-from keras_mtl.layers.column_dense import ColumnDense
-from keras_mtl.layers.column_layer import ColumnLayer
+# Internal layers: imported so that Keras can deserialize the builders' models.
+from keras_mtl.layers import (  # noqa: F401
+    column_conv2d,
+    column_dense,
+    input_shape_check,
+    task_id_validation,
+    unstack_columns,
+)
 from keras_mtl.layers.cross_stitch import CrossStitch
-from keras_mtl.layers.input_shape_check import InputShapeCheck
 from keras_mtl.layers.select_task_column import SelectTaskColumn
 from keras_mtl.layers.task_conditioned_layer import TaskConditionedLayer
 from keras_mtl.layers.task_embedding import TaskEmbedding
-from keras_mtl.layers.task_id_validation import TaskIdValidation
-from keras_mtl.layers.task_modulation import StackedIdentity, TaskModulation
+from keras_mtl.layers.task_modulation import TaskModulation
 from keras_mtl.layers.task_routing import TaskRouting
 from keras_mtl.layers.task_specific import task_specific_variables
 from keras_mtl.layers.tensor_modulation import TensorModulation
 from keras_mtl.layers.top_down_modulator import TopDownModulator
-from keras_mtl.layers.unstack_columns import UnstackColumns
 
 __all__ = [
-    "ColumnConv2D",
-    "ColumnDense",
-    "ColumnLayer",
     "CrossStitch",
-    "InputShapeCheck",
     "SelectTaskColumn",
-    "StackedIdentity",
     "TaskConditionedLayer",
     "TaskEmbedding",
-    "TaskIdValidation",
     "TaskModulation",
     "TaskRouting",
     "TensorModulation",
     "TopDownModulator",
-    "UnstackColumns",
     "task_specific_variables",
 ]

@@ -28,10 +28,9 @@ from keras_mtl.models.top_down_nets import (
     top_down_resnet18,
     top_down_vgg11,
 )
-from keras_mtl.models.zhao_retrieval_net import DisjointMasks, zhao_retrieval_net
+from keras_mtl.models.zhao_retrieval_net import zhao_retrieval_net
 
 __all__ = [
-    "DisjointMasks",
     "copy_weights_by_layer_name",
     "cross_stitch_net",
     "multi_label_net",

@@ -7,7 +7,9 @@ from typing import Any, NamedTuple
 
 import keras
 
-from keras_mtl.layers import InputShapeCheck, SelectTaskColumn, TaskIdValidation, TaskRouting
+from keras_mtl.layers import SelectTaskColumn, TaskRouting
+from keras_mtl.layers.input_shape_check import InputShapeCheck
+from keras_mtl.layers.task_id_validation import TaskIdValidation
 from keras_mtl.layers.task_ids import check_num_tasks
 from keras_mtl.training import MultiTaskModel
 

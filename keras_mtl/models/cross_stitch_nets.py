@@ -8,7 +8,10 @@ from typing import Any
 import keras
 from keras import layers
 
-from keras_mtl.layers import ColumnConv2D, ColumnDense, CrossStitch, UnstackColumns
+from keras_mtl.layers import CrossStitch
+from keras_mtl.layers.column_conv2d import ColumnConv2D
+from keras_mtl.layers.column_dense import ColumnDense
+from keras_mtl.layers.unstack_columns import UnstackColumns
 from keras_mtl.models.common import (
     build_model,
     check_choice,

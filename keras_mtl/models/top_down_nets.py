@@ -185,7 +185,7 @@ def top_down_net(
     Parameter counts, LeNet (Table 5a, K tasks): backbone 21,250 and each branch 3,000
     exactly; single-task 24,250 per task; multi-branch 21,250 + 3,000 K; ch-mod
     24,250 + 30 K; top-down 21,250 + 3,000 + 6,000 (TD conv 5,000 + four 1x1 laterals 1,000;
-    paper: 6,651) + 320 K. See `docs/readme_sections/models.md` for VGG-11 / ResNet-18.
+    paper: 6,651) + 320 K. See `docs/guides/models.md` for VGG-11 / ResNet-18.
 
     Reference:
         Levi, Ullman. "Multi-task learning by a top-down control network". Sec. 3.2-3.3

@@ -39,7 +39,7 @@ PROBES = ("grouped", "full", "representation", "off")
 class MultiTaskModel(keras.Model):
     """A functional `keras.Model` for multi-task networks, with a gradient-conflict probe.
 
-    Built like any functional model. Two settings (see `keras_mtl.training.task_losses`):
+    Built like any functional model. Two settings:
 
     - **one task per sample**: the inputs are a dict holding each row's task id under
       `task_id_key`; each example's loss comes from its own task (its own output, when the
@@ -217,12 +217,13 @@ class MultiTaskModel(keras.Model):
                 the task ids; when every sample is labelled for every task, each task gets
                 its own copy, logged as `<task>_<name>`), or a dict keyed by output or task.
                 A loss may add its own (`TripletLoss` adds `TripletAccuracy`).
-            probe: `"grouped"` (default), `"full"`, `"representation"` or `"off"` (see the
-                class docstring).
+            probe: `"grouped"` (default), `"full"`, `"representation"` (needs
+                `representation_layer`) or `"off"`: how the per-task gradients are taken (see
+                the class docstring).
             probe_every: probe every k-th step (metrics average over probed steps).
             probe_sketch_dim: None (exact per-task gradients, K x P floats for the K tasks of
                 a batch), or k to keep a count sketch of k floats per task (memory bounded;
-                cosines within about `sqrt(2 / k)`; see `gradient_probe.count_sketch`).
+                inner products unbiased, cosines within about `sqrt(2 / k)`).
             loss_weighting: `"uniform"`, a list of T weights, a method name (`"mgda"`, ...) or
                 a weighting object.
             regularizers: callables `fn(model) -> scalar` added to the objective (e.g.

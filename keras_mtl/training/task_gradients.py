@@ -56,7 +56,20 @@ class TaskBatch(NamedTuple):
 
 
 class TaskGradients(NamedTuple):
-    """What `task_gradients` returns (see the module docstring)."""
+    """What `task_gradients` returns.
+
+    Attributes:
+        loss_sums: `(T,)` per-task sums of per-example losses.
+        tasks: `(K,)` the ids of the K tasks whose gradients were computed.
+        task_gradients: `(K, D)` the gradient of each of those tasks' share of the objective
+            with respect to the shared variables, flattened (D = their size), or its count
+            sketch (D = `sketch_dim`).
+        gradients: one tensor per variable: `sum_t w_t g_t` plus the regularization
+            gradient, the update a plain weighted step would apply (multiplied by the loss
+            scale, if any, as the optimizer expects).
+        regularization: the scalar weight penalty of the step.
+        metric_items: the outputs for the metric updates.
+    """
 
     loss_sums: tf.Tensor
     tasks: tf.Tensor
@@ -137,7 +150,8 @@ def task_gradients(
             objective; `task_gradients` are divided by it again (float32 quantities), while
             `gradients` stay scaled for the optimizer's `apply`.
         sketch: None for exact per-task gradients, or `(buckets, signs, dim)` from
-            `gradient_probe.sketch_hashes` to keep only their count sketches.
+            `keras_mtl.training.gradient_probe.sketch_hashes` to keep only their count
+            sketches.
         output_spec: the structure of `tf.TensorSpec`s of `y_pred` (needed by `"grouped"`,
             which concatenates the groups' outputs for the metrics).
         weights_fn: `"representation"` only: `weights_fn(rows, tasks, loss_sums) -> (T,)`,

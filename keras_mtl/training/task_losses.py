@@ -25,6 +25,10 @@ import keras
 import tensorflow as tf
 
 MISSING_LABEL = -1
+"""The integer label of a sample not labelled for a task (float labels use NaN).
+
+Such a sample leaves that task's loss, count and metrics (the every-sample-labelled setting).
+"""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,34 +4,30 @@ Gradient methods (need the Gram matrix of the per-task gradients): MGDA, PCGrad,
 GradVac, IMTL-G, Nash-MTL, Aligned-MTL, UPGrad. Loss methods: uncertainty weighting (UW),
 DWA, RLW, FAMO, GradNorm (which also reads the gradient norms). See `Weighting` for the
 conventions they share.
+
+The supported surface is `__all__`: the classes, `get` and `METHODS`. Each method's maths is a
+plain TensorFlow function in the method's module (e.g. `pcgrad_coefficients` in
+`keras_mtl.weighting.pcgrad`, `min_norm_weights` in `keras_mtl.weighting.mgda`), tested
+against NumPy; they are internal: their signatures may change with the solvers.
 """
 
 import keras
 
-from keras_mtl.weighting.aligned_mtl import (
-    AlignedMTLWeighting,
-    aligned_mtl_balance,
-    aligned_mtl_weights,
-)
-from keras_mtl.weighting.cagrad import CAGradWeighting, cagrad_weights
-from keras_mtl.weighting.dwa import DWAWeighting, dwa_weights
-from keras_mtl.weighting.famo import FAMOWeighting, famo_logit_gradient, famo_task_weights
+from keras_mtl.weighting.aligned_mtl import AlignedMTLWeighting
+from keras_mtl.weighting.cagrad import CAGradWeighting
+from keras_mtl.weighting.dwa import DWAWeighting
+from keras_mtl.weighting.famo import FAMOWeighting
 from keras_mtl.weighting.fixed import FixedWeighting
-from keras_mtl.weighting.gradnorm import GradNormWeighting, gradnorm_loss
-from keras_mtl.weighting.gradvac import GradVacWeighting, gradvac_coefficients
-from keras_mtl.weighting.imtl_g import IMTLGWeighting, imtl_g_weights
-from keras_mtl.weighting.mgda import MGDAWeighting, min_norm_weights
-from keras_mtl.weighting.nash_mtl import NashMTLWeighting, nash_mtl_weights
-from keras_mtl.weighting.pcgrad import PCGradWeighting, pcgrad_coefficients, task_orders
-from keras_mtl.weighting.rlw import RandomLossWeighting, random_loss_weights
-from keras_mtl.weighting.solvers import project_to_simplex
+from keras_mtl.weighting.gradnorm import GradNormWeighting
+from keras_mtl.weighting.gradvac import GradVacWeighting
+from keras_mtl.weighting.imtl_g import IMTLGWeighting
+from keras_mtl.weighting.mgda import MGDAWeighting
+from keras_mtl.weighting.nash_mtl import NashMTLWeighting
+from keras_mtl.weighting.pcgrad import PCGradWeighting
+from keras_mtl.weighting.rlw import RandomLossWeighting
 from keras_mtl.weighting.uniform import UniformWeighting
-from keras_mtl.weighting.upgrad import (
-    UPGradWeighting,
-    dual_cone_projection_weights,
-    upgrad_weights,
-)
-from keras_mtl.weighting.uw import UncertaintyWeighting, uncertainty_loss
+from keras_mtl.weighting.upgrad import UPGradWeighting
+from keras_mtl.weighting.uw import UncertaintyWeighting
 from keras_mtl.weighting.weighting import Weighting
 
 METHODS = {
@@ -50,6 +46,7 @@ METHODS = {
     "famo": FAMOWeighting,
     "gradnorm": GradNormWeighting,
 }
+"""The weighting classes by the name `compile(loss_weighting=...)` and `get` accept."""
 _ALIASES = {"mgda_ub": "mgda"}  # the name the first release accepted
 
 
@@ -116,23 +113,5 @@ __all__ = [
     "UncertaintyWeighting",
     "UniformWeighting",
     "Weighting",
-    "aligned_mtl_balance",
-    "aligned_mtl_weights",
-    "cagrad_weights",
-    "dual_cone_projection_weights",
-    "dwa_weights",
-    "famo_logit_gradient",
-    "famo_task_weights",
     "get",
-    "gradnorm_loss",
-    "gradvac_coefficients",
-    "imtl_g_weights",
-    "min_norm_weights",
-    "nash_mtl_weights",
-    "pcgrad_coefficients",
-    "project_to_simplex",
-    "random_loss_weights",
-    "task_orders",
-    "uncertainty_loss",
-    "upgrad_weights",
 ]

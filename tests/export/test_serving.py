@@ -13,7 +13,8 @@ import pytest
 import tensorflow as tf
 from export_helpers import images
 
-from keras_mtl.export import export_for_serving, next_version
+from keras_mtl.export import export_for_serving
+from keras_mtl.export.serving import next_version
 from keras_mtl.layers import TaskModulation
 
 

@@ -15,6 +15,11 @@ import pytest
 import tensorflow as tf
 
 from keras_mtl import layers as L
+from keras_mtl.layers.column_conv2d import ColumnConv2D
+from keras_mtl.layers.column_dense import ColumnDense
+from keras_mtl.layers.input_shape_check import InputShapeCheck
+from keras_mtl.layers.task_id_validation import TaskIdValidation
+from keras_mtl.layers.unstack_columns import UnstackColumns
 
 B = 5
 
@@ -72,7 +77,7 @@ def spec_task_embedding():
 def spec_task_id_validation():
     # The builders' input wiring: the image's shape and the int64 `task_id` checked once each.
     x, t = keras.Input((4, 4, 6)), keras.Input((), dtype="int64", name="task_id")
-    y = L.TaskModulation(3)([L.InputShapeCheck()(x), L.TaskIdValidation(3)(t)])
+    y = L.TaskModulation(3)([InputShapeCheck()(x), TaskIdValidation(3)(t)])
     return [x, t], y, 3
 
 
@@ -90,10 +95,10 @@ def spec_top_down():
 
 def spec_column_layers():
     x = keras.Input((2, 6, 6, 3))  # two task columns
-    y = L.ColumnConv2D(2, 4, 3, activation="relu", related_weight=0.1)(x)
-    y = L.ColumnDense(2, 5, related_weight=0.1, related_form="l2")(
+    y = ColumnConv2D(2, 4, 3, activation="relu", related_weight=0.1)(x)
+    y = ColumnDense(2, 5, related_weight=0.1, related_form="l2")(
         keras.layers.Reshape((2, -1))(y))
-    ya, yb = L.UnstackColumns(2)(y)
+    ya, yb = UnstackColumns(2)(y)
     return [x], [ya, yb], None
 
 

@@ -3,13 +3,8 @@
 import numpy as np
 import pytest
 
-from keras_mtl.metrics import (
-    PerTaskAccuracy,
-    PerTaskPrecision,
-    PerTaskRecall,
-    TripletAccuracy,
-    confusion_counts,
-)
+from keras_mtl.metrics import PerTaskAccuracy, PerTaskPrecision, PerTaskRecall, TripletAccuracy
+from keras_mtl.metrics.per_task_classification import confusion_counts
 
 
 def _triplets(correct):

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from keras_mtl.training import ConflictTracker, PerTaskMean
+from keras_mtl.training.conflict_tracker import ConflictTracker
+from keras_mtl.training.per_task_mean import PerTaskMean
 
 
 def _gram(*vectors):

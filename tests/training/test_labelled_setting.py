@@ -167,7 +167,7 @@ def test_representation_probe_uses_gradients_wrt_the_shared_representation():
 
 
 def test_mgda_ub_weights_come_from_the_representation_in_one_pass():
-    from keras_mtl.weighting import min_norm_weights
+    from keras_mtl.weighting.mgda import min_norm_weights
 
     x, y = _data()
     model = _representation_model()

@@ -11,7 +11,8 @@ from training_helpers import build_embedding_model, triplet_batch, triplet_input
 from keras_mtl import MultiTaskModel
 from keras_mtl.losses import TaskRelevanceLoss, TripletLoss, interleave_triplets, triplet_loss
 from keras_mtl.training import ConflictMatrixCallback
-from keras_mtl.weighting import FixedWeighting, min_norm_weights
+from keras_mtl.weighting import FixedWeighting
+from keras_mtl.weighting.mgda import min_norm_weights
 
 MARGIN = 1.0
 

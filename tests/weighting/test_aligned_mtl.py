@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from weighting_cases import CASES, case, random_gradients
 
-from keras_mtl.weighting import AlignedMTLWeighting, aligned_mtl_balance
+from keras_mtl.weighting import AlignedMTLWeighting
+from keras_mtl.weighting.aligned_mtl import aligned_mtl_balance
 
 
 def aligned_numpy(g, scale_mode="min"):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from weighting_cases import CASES, case, random_gradients
 
-from keras_mtl.weighting import CAGradWeighting, cagrad_weights
+from keras_mtl.weighting import CAGradWeighting
+from keras_mtl.weighting.cagrad import cagrad_weights
 
 
 def cagrad_numpy(g, c):

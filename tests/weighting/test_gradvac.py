@@ -4,12 +4,9 @@ import numpy as np
 import pytest
 from weighting_cases import CASES, case, random_gradients
 
-from keras_mtl.weighting import (
-    GradVacWeighting,
-    gradvac_coefficients,
-    pcgrad_coefficients,
-    task_orders,
-)
+from keras_mtl.weighting import GradVacWeighting
+from keras_mtl.weighting.gradvac import gradvac_coefficients
+from keras_mtl.weighting.pcgrad import pcgrad_coefficients, task_orders
 
 
 def gradvac_numpy(g, order, targets, beta, present):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from weighting_cases import CASES, case, random_gradients
 
-from keras_mtl.weighting import IMTLGWeighting, imtl_g_weights
+from keras_mtl.weighting import IMTLGWeighting
+from keras_mtl.weighting.imtl_g import imtl_g_weights
 
 
 def imtl_g_numpy(g):

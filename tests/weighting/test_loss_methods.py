@@ -13,10 +13,9 @@ from keras_mtl.weighting import (
     GradNormWeighting,
     RandomLossWeighting,
     UncertaintyWeighting,
-    dwa_weights,
-    famo_logit_gradient,
-    famo_task_weights,
 )
+from keras_mtl.weighting.dwa import dwa_weights
+from keras_mtl.weighting.famo import famo_logit_gradient, famo_task_weights
 
 
 def built(weighting, num_tasks):

@@ -7,7 +7,9 @@ import pytest
 from weighting_cases import CASES, case, random_gradients
 from weighting_cases import project_to_simplex as numpy_projection
 
-from keras_mtl.weighting import MGDAWeighting, min_norm_weights, project_to_simplex
+from keras_mtl.weighting import MGDAWeighting
+from keras_mtl.weighting.mgda import min_norm_weights
+from keras_mtl.weighting.solvers import project_to_simplex
 
 
 def min_norm_numpy(g):

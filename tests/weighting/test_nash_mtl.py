@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from weighting_cases import CASES, case, random_gradients
 
-from keras_mtl.weighting import NashMTLWeighting, nash_mtl_weights
+from keras_mtl.weighting import NashMTLWeighting
+from keras_mtl.weighting.nash_mtl import nash_mtl_weights
 
 
 def nash_numpy(g):

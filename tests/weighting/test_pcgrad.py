@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from weighting_cases import CASES, case, random_gradients
 
-from keras_mtl.weighting import PCGradWeighting, pcgrad_coefficients, task_orders
+from keras_mtl.weighting import PCGradWeighting
+from keras_mtl.weighting.pcgrad import pcgrad_coefficients, task_orders
 
 
 def pcgrad_numpy(g, order, present):

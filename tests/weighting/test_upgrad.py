@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from weighting_cases import CASES, case, random_gradients
 
-from keras_mtl.weighting import UPGradWeighting, upgrad_weights
+from keras_mtl.weighting import UPGradWeighting
+from keras_mtl.weighting.upgrad import upgrad_weights
 
 
 def project_onto_dual_cone(x, g, sweeps=4000):
