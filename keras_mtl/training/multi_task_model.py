@@ -22,7 +22,7 @@ from keras_mtl.training.guarded_update import (
     sum_replicas,
 )
 from keras_mtl.training.metric_plan import build_metric_plan, unique_metrics, update_metrics
-from keras_mtl.training.packed_logs import packed, unpacked
+from keras_mtl.training.packed_logs import LogPacking
 from keras_mtl.training.per_task_mean import PerTaskMean
 from keras_mtl.training.task_batch import parse_batch
 from keras_mtl.training.task_gradients import task_gradients
@@ -135,6 +135,7 @@ class MultiTaskModel(keras.Model):
         if representation_layer is not None:
             self.get_layer(representation_layer)  # raises for an unknown name
         self._split_override = None
+        self._log_packing = LogPacking()
         self.conflict_tracker = None
         self.plan = None
         task_specific_variables(self, self.task_specific_layers)  # validates the names
@@ -367,7 +368,7 @@ class MultiTaskModel(keras.Model):
         ok = self._batch_ok(step, gradients, ids_ok)
         apply_if(self.optimizer, gradients, variables, ok)
         self._record(step, ok, ids_ok)
-        return self._logs(training=True)
+        return for_strategy(self._log_packing.step_logs(self._logs(training=True), "train"))
 
     def _task_gradients(self, batch, counts, ids_ok):
         """One pass: per-task gradients, their Gram matrix and the combined update."""
@@ -473,24 +474,21 @@ class MultiTaskModel(keras.Model):
         self.task_loss_tracker.update_state(tf.math.divide_no_nan(sums, counts),
                                             sample_weight=counts)
         update_metrics(self._metric_heads, items, 1.0)
-        return self._logs()
+        return for_strategy(self._log_packing.step_logs(self._logs(), "test"))
 
     def make_train_function(self, force=False):
+        # Keras' function, its logs packed into one vector while it runs (packed_logs.py: a
+        # first step that does not grow with the number of tasks).
         if self.train_function is None or force:
-            self.train_function = self._packed_function(self.train_step)
+            super().make_train_function(force=True)
+            self.train_function = self._log_packing.compiled(self.train_function, "train")
         return self.train_function
 
     def make_test_function(self, force=False):
         if self.test_function is None or force:
-            self.test_function = self._packed_function(self.test_step)
+            super().make_test_function(force=True)
+            self.test_function = self._log_packing.compiled(self.test_function, "test")
         return self.test_function
-
-    def _packed_function(self, step):
-        # Keras' compiled `iterator -> logs` around `step`, with the scalar logs packed into
-        # one vector inside it (a first step that does not grow with T; packed_logs.py).
-        layout = {}
-        inner = packed(step, layout)
-        return unpacked(self._make_function(lambda data: for_strategy(inner(data))), layout)
 
     # ------------------------------------------------------------------------------ helpers
     def _forward(self, x, training=True):

@@ -5,7 +5,7 @@ import tensorflow as tf
 from training_helpers import build_embedding_model, triplet_inputs
 
 from keras_mtl.losses import TripletLoss
-from keras_mtl.training.packed_logs import PACKED_KEY, packed, unpacked
+from keras_mtl.training.packed_logs import PACKED_KEY, pack, unpack
 
 MARGIN = 0.3
 
@@ -14,19 +14,20 @@ def test_packed_then_unpacked_restores_names_order_and_values():
     logs = {"loss": tf.constant(1.5), "steps": tf.constant(3, tf.int64),
             "loss_a": tf.constant(0.25), "matrix": tf.ones([2, 2]), "loss_b": tf.constant(-2.0)}
     layout = {}
-    out = packed(lambda data: logs, layout)(None)
+    out = pack(logs, layout)
     assert sorted(out) == [PACKED_KEY, "matrix", "steps"]
     np.testing.assert_array_equal(out[PACKED_KEY].numpy(), [1.5, 0.25, -2.0])
-    restored = unpacked(lambda iterator: out, layout)(None)
+    restored = unpack(out, layout)
     assert list(restored) == list(logs)
     for key, value in logs.items():
         np.testing.assert_array_equal(np.asarray(restored[key]), value.numpy())
         assert restored[key].dtype == value.dtype
 
 
-def test_unpacked_passes_logs_without_a_packed_vector_through():
+def test_unpack_passes_logs_without_a_packed_vector_through():
     logs = {"steps": tf.constant(1, tf.int64)}
-    assert unpacked(lambda iterator: logs, {})(None) is logs
+    assert unpack(logs, {}) is logs
+    assert pack(logs, {}) is logs
 
 
 def _output_count(num_tasks):
@@ -34,10 +35,13 @@ def _output_count(num_tasks):
     model.compile(optimizer="sgd", loss=TripletLoss(MARGIN))
     model.optimizer.build(model.trainable_variables)
     spec = {"image": tf.TensorSpec((None, 3, 3, 2)), "task_id": tf.TensorSpec((None,), "int32")}
-    layout = {}
-    function = tf.function(packed(model.train_step, layout))
-    outputs = function.get_concrete_function((spec,)).structured_outputs
-    return len(tf.nest.flatten(outputs)), len(layout["keys"])
+    function = tf.function(model.train_step)
+    model._log_packing.active = True  # as inside the function `fit` compiles
+    try:
+        outputs = function.get_concrete_function((spec,)).structured_outputs
+    finally:
+        model._log_packing.active = False
+    return len(tf.nest.flatten(outputs)), len(model._log_packing.layouts["train"]["keys"])
 
 
 def test_compiled_step_outputs_do_not_grow_with_the_number_of_tasks():
@@ -54,7 +58,7 @@ def test_evaluate_and_fit_logs_name_every_per_task_value_correctly():
     model.compile(optimizer="sgd", loss=TripletLoss(MARGIN))
     x = triplet_inputs(size=12, num_tasks=3)
     tensors = tf.nest.map_structure(tf.convert_to_tensor, x)
-    eager = {k: float(v) for k, v in model.test_step((tensors,)).items()}
+    eager = {k: float(v) for k, v in model.test_step((tensors,)).items()}  # not packed
     model.reset_metrics()
     logs = model.evaluate(x, batch_size=36, return_dict=True, verbose=0)
     assert set(logs) == set(eager)
