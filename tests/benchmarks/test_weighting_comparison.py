@@ -19,7 +19,12 @@ def test_every_weighting_by_default_uniform_first(comparison, capsys):
 
     args = comparison.parse_args([])
     assert args.methods[0] == "uniform" and sorted(args.methods) == sorted(METHODS)
-    assert args.network == "fsn" and args.seeds == [0, 1, 2] and args.epochs == 4
+    assert args.network == "fsn" and args.seeds == [0, 1, 2]
+    # one budget for all, no larger than the report's
+    assert args.epochs * args.train_triplets <= (comparison.report.BUDGET["epochs"]
+                                                 * comparison.report.BUDGET["train_triplets"])
+    assert args.output.endswith("benchmarks/results/weighting_comparison.json")
+    assert args.markdown.endswith("docs/reproduction/weighting_comparison.md")
     assert set(comparison.KINDS) == set(METHODS)
     assert comparison.parse_args(["--methods", "pcgrad"]).methods == ["uniform", "pcgrad"]
     quick = comparison.parse_args(["--quick"])
@@ -30,8 +35,7 @@ def test_every_weighting_by_default_uniform_first(comparison, capsys):
 
 
 def test_summary_differences_and_step_ratio_by_hand(comparison, tmp_path):
-    args = comparison.parse_args(["--methods", "uniform,pcgrad,mgda", "--output-dir",
-                                  str(tmp_path)])
+    args = comparison.parse_args(["--methods", "uniform,pcgrad,mgda"])
     runs = []
     for seed, base in enumerate((0.80, 0.82, 0.78)):
         runs.append(fake_run("fsn", seed, [base] * 4, 0.8, 0.2, "uniform", step=0.10))
@@ -68,8 +72,9 @@ def test_summary_differences_and_step_ratio_by_hand(comparison, tmp_path):
 def test_quick_comparison_end_to_end(comparison, tmp_path):
     out = tmp_path / "out"
     summary = comparison.main(["--quick", "--methods", "uniform,pcgrad", "--seeds", "0",
-                               "--output-dir", str(out), "--cache-dir", str(tmp_path / "c")])
-    data = json.loads((out / "weighting_comparison.json").read_text())
+                               "--output", str(out / "w.json"), "--markdown",
+                               str(out / "w.md"), "--cache-dir", str(tmp_path / "c")])
+    data = json.loads((out / "w.json").read_text())
     assert data["complete"] is True and [r["key"] for r in data["runs"]] == [
         "fsn/uniform/seed0", "fsn/pcgrad/seed0"]
     pcgrad = data["runs"][1]
@@ -80,5 +85,5 @@ def test_quick_comparison_end_to_end(comparison, tmp_path):
     assert row["difference"]["mean"]["difference"] == pytest.approx(
         pcgrad["mean"] - data["runs"][0]["mean"])
     assert np.isnan(row["difference"]["mean"]["ci_low"])  # one seed: no interval
-    text = (out / "weighting_comparison.md").read_text()
+    text = (out / "w.md").read_text()
     assert "| `pcgrad` | gradient |" in text and "Fully" not in text.split("##")[0]
