@@ -38,11 +38,11 @@ if HERE not in sys.path:  # reproduction_report.py lives next to this script
 import reproduction_report as report  # noqa: E402
 
 BASELINE = "uniform"
-# Smaller than the reproduction report's budget (3 epochs of 2,560 triplets instead of 4 of
+# Smaller than the reproduction report's budget (2 epochs of 2,560 triplets instead of 4 of
 # 3,000; the same data, network, image size and optimiser), so that 14 methods x 3 seeds train
-# in about 25 minutes on one CPU core. FSN is still learning at this budget, so a weighting has
+# in about 20 CPU-minutes on one core. FSN is still learning at this budget, so a weighting has
 # room to help (or hurt).
-BUDGET = dict(report.BUDGET, epochs=3, train_triplets=2560)
+BUDGET = dict(report.BUDGET, epochs=2, train_triplets=2560)
 KINDS = {"uniform": "baseline", "mgda": "gradient", "pcgrad": "gradient", "cagrad": "gradient",
          "gradvac": "gradient", "imtl_g": "gradient", "nash_mtl": "gradient",
          "aligned_mtl": "gradient", "upgrad": "gradient", "uw": "loss", "dwa": "loss",
@@ -157,8 +157,8 @@ def render_markdown(summary):
         f"{budget['test_triplets']:,} test triplets, drawn per seed. Budget, the same for "
         f"every method: {budget['epochs']} epochs (smaller than the reproduction report's "
         f"{report.BUDGET['epochs']} epochs of {report.BUDGET['train_triplets']:,} triplets, "
-        f"so that {len(summary['methods'])} methods x {n} seeds train in about 25 minutes on "
-        f"one CPU core; the accuracies are therefore lower than the report's), batch "
+        f"so that {len(summary['methods'])} methods x {n} seeds train in about 20 CPU-minutes "
+        f"on one core; the accuracies are therefore lower than the report's), batch "
         f"{budget['batch_size']}, width x{budget['width']}, embedding "
         f"{budget['embedding_dim']}, Adagrad lr {budget['learning_rate']}, margin "
         f"{budget['margin']}; grouped per-task gradients (the probe) for every method, each "
