@@ -28,14 +28,30 @@ matrices averaged over seeds) to --output-dir (default docs/reproduction/).
 import argparse
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:  # _seed_runs.py and _seed_statistics.py live next to this script
+    sys.path.insert(0, HERE)
 
+import _seed_runs as seed_runs  # noqa: E402
 import numpy as np  # noqa: E402
+from _seed_statistics import (  # noqa: E402
+    CONFIDENCE,
+    aggregate,
+    as_float,
+    by_seed,
+    ci_text,
+    differences_from,
+    pm,
+    pm_array,
+    t_note,
+    table,
+)
 
-from keras_mtl.evaluation.results_json import to_json_compatible  # noqa: E402
 from keras_mtl.evaluation.seeds import (  # noqa: E402
     claim_outcome,
     format_difference,
@@ -71,70 +87,17 @@ BUDGET = {"num_images": 2400, "epochs": 4, "train_triplets": 3000, "test_triplet
 QUICK = {"num_images": 400, "epochs": 1, "train_triplets": 128, "test_triplets": 128,
          "batch_size": 32, "image_size": 48, "width": 0.125, "embedding_dim": 16,
          "seeds": "0,1"}
-CONFIDENCE = 0.95
-
-
-# ------------------------------------------------------------------------------ arguments
-def add_budget_arguments(parser, budget=BUDGET):
-    """The flags of one training budget (and seeds, data, resume): shared with
-    `weighting_comparison.py`."""
-    add = parser.add_argument
-    add("--seeds", default="0,1,2", help="comma list; seed s draws the data and trains with s")
-    add("--num-images", type=int, default=budget["num_images"], help="generated images")
-    add("--epochs", type=int, default=budget["epochs"], help="epochs per run")
-    add("--train-triplets", type=int, default=budget["train_triplets"],
-        help="train triplets per epoch (all tasks)")
-    add("--test-triplets", type=int, default=budget["test_triplets"],
-        help="test triplets (all tasks)")
-    add("--batch-size", type=int, default=budget["batch_size"], help="triplets per batch")
-    add("--image-size", type=int, default=budget["image_size"], help="square input side (>= 48)")
-    add("--width", type=float, default=budget["width"], help="width multiplier (1.0 = paper)")
-    add("--embedding-dim", type=int, default=budget["embedding_dim"],
-        help="embedding size (paper: 256)")
-    add("--learning-rate", type=float, default=budget["learning_rate"],
-        help="Adagrad learning rate (paper 0.01 for 40 epochs)")
-    add("--margin", type=float, default=budget["margin"], help="triplet margin (Eq. 6)")
-    add("--data-dir", help="local UT-Zappos50K copy; unset: the embedded generated data")
-    add("--cache-dir", help="where the embedded data is generated/cached (default: "
-        "~/.keras/keras_mtl)")
-    add("--run-dir", help="keep checkpoints, logs and per-epoch matrices here")
-    add("--resume", help="an earlier results.json of this script: its runs with the same "
-        "configuration are reused instead of trained again")
-    add("--wait-for", help="before each run, wait while this file exists (e.g. "
-        "/tmp/benchmarks.lock, held by a timing benchmark)")
-    add("--deterministic", action="store_true",
-        help="tf.config.experimental.enable_op_determinism(): a run is bit-identical when "
-             "repeated (without it TensorFlow's multithreaded CPU kernels make reruns differ)")
-    add("--verbose", type=int, default=0, help="Keras fit verbosity")
-    add("--quick", action="store_true", help="tiny sizes for a smoke test: "
-        + ", ".join(f"{k}={v}" for k, v in QUICK.items()) + " (flags left at default)")
-
-
-def finish_arguments(parser, args, quick=QUICK):
-    """Applies --quick to the flags left at their default; parses --seeds."""
-    if args.quick:
-        for key, value in quick.items():
-            if getattr(args, key) == parser.get_default(key):
-                setattr(args, key, value)
-    try:
-        args.seeds = [int(s) for s in str(args.seeds).split(",") if s.strip()]
-    except ValueError:
-        parser.error(f"argument --seeds: expected comma-separated integers, received "
-                     f"{args.seeds!r}")
-    if not args.seeds or len(set(args.seeds)) != len(args.seeds):
-        parser.error(f"argument --seeds: expected distinct integers, received {args.seeds}")
-    return args
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=(
         argparse.ArgumentDefaultsHelpFormatter))
-    add_budget_arguments(parser)
+    seed_runs.add_budget_arguments(parser, BUDGET, QUICK)
     parser.add_argument("--methods", default=",".join(METHODS),
                         help=f"comma list from {', '.join(METHODS)}")
     parser.add_argument("--output-dir", default="docs/reproduction",
                         help="report, JSON and PNGs")
-    args = finish_arguments(parser, parser.parse_args(argv))
+    args = seed_runs.finish_arguments(parser, parser.parse_args(argv), QUICK)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(args.methods) - set(METHODS))
     if unknown:
@@ -142,309 +105,11 @@ def parse_args(argv=None):
     return args
 
 
-def run_config(args, method, seed, loss_weighting="uniform"):
-    """Everything that determines one run: reused on --resume only when equal."""
-    keys = ("num_images", "epochs", "train_triplets", "test_triplets", "batch_size",
-            "image_size", "width", "embedding_dim", "learning_rate", "margin", "data_dir",
-            "deterministic")
-    return {"method": method, "loss_weighting": loss_weighting, "seed": seed,
-            **{k: getattr(args, k) for k in keys}}
-
-
-# ------------------------------------------------------------------------------- training
-def load_data(config, cache_dir=None):
-    """The real dataset from `data_dir`, else the embedded generated one drawn with `seed`."""
-    from keras_mtl import datasets
-
-    n = config["train_triplets"]
-    return datasets.load_zappos_or_generated(
-        config["data_dir"], num_images=config["num_images"],
-        image_size=max(64, config["image_size"]),
-        num_triplets={"train": n, "val": max(n // 10, 64), "test": config["test_triplets"]},
-        seed=config["seed"], cache_dir=cache_dir)
-
-
-def build(config, data):
-    """One of the eight networks with the run's sizes, compiled with its loss weighting."""
-    import inspect
-
-    import keras
-
-    from keras_mtl import weighting
-    from keras_mtl.losses import TripletLoss
-    from keras_mtl.models import top_down_net, zhao_retrieval_net
-
-    method, size = config["method"], config["image_size"]
-    shape = (size, size, 3)
-    keras.utils.set_random_seed(config["seed"])
-    if method == "top_down":
-        # VGG-11 without BatchNorm (exact grouped probe); its linear classifier output,
-        # flatten -> Dense(embedding_dim) like Zhao's fc, is the embedding.
-        model = top_down_net(data.num_tasks, backbone="vgg11", method="top_down",
-                             input_shape=shape, num_classes=config["embedding_dim"],
-                             width_multiplier=config["width"], shared_fc=(), branch_fc=(),
-                             task_names=data.task_names)
-    else:
-        extra = {"method": "ib", "branch_dim": 25} if method == "ib25" else {"method": method}
-        model = zhao_retrieval_net(data.num_tasks, input_shape=shape,
-                                   embedding_dim=config["embedding_dim"],
-                                   width_multiplier=config["width"],
-                                   task_names=data.task_names, **extra)
-    cls = weighting.METHODS[config["loss_weighting"]]
-    seeded = "seed" in inspect.signature(cls.__init__).parameters  # PCGrad, RLW, GradVac
-    chosen = cls(seed=config["seed"]) if seeded else cls()
-    model.compile(optimizer=keras.optimizers.Adagrad(config["learning_rate"]),
-                  loss=TripletLoss(margin=config["margin"]), probe="grouped",
-                  loss_weighting=chosen)
-    return model
-
-
-def _step_timer():
-    import keras
-
-    class StepTimer(keras.callbacks.Callback):
-        """Wall time of every training step (the median is robust to tracing and pauses)."""
-
-        def __init__(self):
-            super().__init__()
-            self.times = []
-
-        def on_train_batch_begin(self, batch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
-
-    return StepTimer()
-
-
-def train_and_evaluate(config, data, run_dir=None, verbose=0):
-    """Builds, trains and evaluates one run; returns its JSON-ready record."""
-    import keras
-
-    from keras_mtl import evaluation
-    from keras_mtl.evaluation import fit_triplets
-
-    wall, cpu = time.time(), time.process_time()
-    model = build(config, data)
-    size = (config["image_size"], config["image_size"])
-    timer = _step_timer()
-    name = f"{config['method']}_{config['loss_weighting']}_seed{config['seed']}"
-    history, _ = fit_triplets(model, data, epochs=config["epochs"],
-                              batch_size=config["batch_size"], image_size=size,
-                              seed=config["seed"], output_dir=run_dir, run_name=name,
-                              verbose=verbose, callbacks=[timer])
-    train_s = time.time() - wall
-    # The probe's matrices of the last epoch, read before evaluation runs the model.
-    shared = int(sum(np.prod(v.shape) for v in model.shared_variables))
-    if shared == 0 or model.effective_probe == "off":
-        # Nothing shared (ITN, cross-stitch): the probe is off and UCR undefined.
-        ucr = cosine = np.full((data.num_tasks, data.num_tasks), np.nan)
-    else:
-        matrices = model.conflict_matrices()
-        ucr, cosine = np.asarray(matrices["ucr"], float), np.asarray(matrices["cosine"], float)
-    counts = evaluation.triplet_accuracy(model, data, "test", image_size=size)
-    acc = evaluation.accuracy_summary(counts["correct"], counts["total"])
-    record = {
-        "key": run_key(config), "config": config, "task_names": list(data.task_names),
-        "accuracy": acc["accuracy"], "correct": acc["correct"], "total": acc["total"],
-        "mean": acc["mean"], "mean_se": acc["mean_se"],
-        "params": int(model.count_params()),
-        "task_specific_params": int(sum(np.prod(v.shape)
-                                        for v in model.task_specific_variables)),
-        "shared_params": shared, "probe": model.effective_probe,
-        "ucr": ucr, "cosine": cosine,
-        "ucr_by_pair": (evaluation.pair_summary(ucr, data.relations)
-                        if data.relations is not None else None),
-        "cosine_by_pair": (evaluation.pair_summary(cosine, data.relations)
-                           if data.relations is not None else None),
-        "final_loss": float(history.history["loss"][-1]),
-        "step_s_median": float(np.median(timer.times)) if timer.times else None,
-        "steps": len(timer.times), "train_s": train_s,
-        "total_s": time.time() - wall, "cpu_s": time.process_time() - cpu,
-    }
-    keras.backend.clear_session()
-    return to_json_compatible(record)
-
-
-def run_key(config):
-    return f"{config['method']}/{config['loss_weighting']}/seed{config['seed']}"
-
-
-def wait_while(path, poll_s=30.0):
-    """Sleeps while `path` exists; returns the seconds waited."""
-    waited = 0.0
-    while path and os.path.exists(path):
-        if waited == 0:
-            print(f"waiting: {path} exists", flush=True)
-        time.sleep(poll_s)
-        waited += poll_s
-    return waited
-
-
-def earlier_runs(path):
-    """`key -> record` of an earlier results.json (empty when `path` is None or missing)."""
-    if not path or not os.path.exists(path):
-        return {}
-    import json
-
-    with open(path, encoding="utf-8") as handle:
-        return {r["key"]: r for r in json.load(handle).get("runs", [])}
-
-
-def run_all(configs, args, on_run=None, describe=None):
-    """Trains every config (reusing --resume's matching runs); calls `on_run(runs)` after each.
-
-    Runs are ordered as `configs`; the data of each seed is loaded once.
-    """
-    if args.deterministic:
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-    earlier = earlier_runs(args.resume)
-    runs, data_cache = [], {}
-    for config in configs:
-        key = run_key(config)
-        old = earlier.get(key)
-        if old is not None and old["config"] == to_json_compatible(config):
-            runs.append(old)
-            print(f"{key}: mean {100 * old['mean']:.2f}% (from --resume)", flush=True)
-            continue
-        wait_while(args.wait_for)
-        data_key = tuple((k, v) for k, v in config.items()
-                         if k in ("seed", "num_images", "image_size", "train_triplets",
-                                  "test_triplets", "data_dir"))
-        if data_key not in data_cache:
-            data_cache.clear()  # one seed's data at a time
-            data_cache[data_key] = load_data(config, args.cache_dir)
-        data = data_cache[data_key]
-        if describe:
-            print(describe(config, data), flush=True)
-        record = train_and_evaluate(config, data, args.run_dir or None, args.verbose)
-        runs.append(record)
-        print(f"{key}: mean {100 * record['mean']:.2f}% (s.e. {100 * record['mean_se']:.2f})"
-              f" in {record['total_s']:.0f} s wall, {record['cpu_s']:.0f} s CPU", flush=True)
-        if on_run:
-            on_run(runs)
-    return runs
-
-
-# ---------------------------------------------------------------------------- statistics
-def _nan(value):
-    return float("nan") if value is None else float(value)
-
-
-def by_seed(runs, method, field, seeds, loss_weighting="uniform"):
-    """`field` of `method`'s run for each seed (NaN where that run is missing).
-
-    `field` is a key of the run record, or `(key, sub)` for a pair summary, e.g.
-    `("ucr_by_pair", "related")`.
-    """
-    index = {(r["config"]["method"], r["config"]["loss_weighting"], r["config"]["seed"]): r
-             for r in runs}
-    values = []
-    for seed in seeds:
-        r = index.get((method, loss_weighting, seed))
-        if r is None:
-            values.append(float("nan"))
-        elif isinstance(field, tuple):
-            values.append(_nan((r.get(field[0]) or {}).get(field[1])))
-        else:
-            values.append(_nan(r[field]))
-    return np.array(values)
-
-
-def aggregate(runs, methods, seeds, loss_weighting="uniform"):
-    """Per method: mean and sd over seeds of per-task and mean accuracy, UCR by kind of pair,
-    the mean UCR and cosine matrices, sizes and times."""
-    out = {}
-    for method in methods:
-        mine = [r for r in runs if r["config"]["method"] == method
-                and r["config"]["loss_weighting"] == loss_weighting
-                and r["config"]["seed"] in seeds]
-        if not mine:
-            continue
-        mine.sort(key=lambda r: seeds.index(r["config"]["seed"]))
-        accuracy = np.array([[_nan(a) for a in r["accuracy"]] for r in mine])
-        matrices = {k: np.array([[[_nan(x) for x in row] for row in r[k]] for r in mine])
-                    for k in ("ucr", "cosine")}
-        with np.errstate(invalid="ignore"), _quiet():
-            mean_matrices = {k: np.nanmean(v, axis=0) for k, v in matrices.items()}
-        first = mine[0]
-        out[method] = {
-            "label": LABELS.get(method, method), "seeds": [r["config"]["seed"] for r in mine],
-            "accuracy": seed_summary(accuracy),
-            "mean": seed_summary([r["mean"] for r in mine]),
-            "binomial_se": float(np.mean([r["mean_se"] for r in mine])),
-            "ucr_by_pair": {kind: seed_summary(by_seed(mine, method, ("ucr_by_pair", kind),
-                                                       seeds, loss_weighting))
-                            for kind in ("related", "independent", "all")},
-            "ucr_mean": mean_matrices["ucr"], "cosine_mean": mean_matrices["cosine"],
-            "params": first["params"], "task_specific_params": first["task_specific_params"],
-            "shared_params": first["shared_params"], "probe": first["probe"],
-            "total_s": seed_summary([r["total_s"] for r in mine]),
-            "cpu_s": float(sum(r["cpu_s"] for r in mine)),
-            "step_s_median": seed_summary([_nan(r.get("step_s_median")) for r in mine]),
-        }
-    return out
-
-
-class _quiet:
-    """Silences NumPy's "mean of empty slice" (all-NaN matrices of unshared methods)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._catch = warnings.catch_warnings()
-        self._catch.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._catch.__exit__(*exc)
-
-
-def outcome_vs_baseline(difference):
-    """`beats`, `is behind` or `indistinguishable`: where the interval lies relative to 0."""
-    verdict = claim_outcome(difference, "above")
-    return {"reproduced": "beats", "contradicted": "is behind"}.get(verdict, "indistinguishable")
-
-
-def differences_from(runs, methods, seeds, baseline=BASELINE, loss_weighting="uniform",
-                     baseline_weighting="uniform"):
-    """Each method's mean (and per-task) accuracy minus the baseline's, paired by seed."""
-    out = {}
-    base = by_seed(runs, baseline, "mean", seeds, baseline_weighting)
-    base_rows = _task_rows(runs, baseline, seeds, baseline_weighting)
-    for method in methods:
-        if method == baseline and loss_weighting == baseline_weighting:
-            continue
-        values = by_seed(runs, method, "mean", seeds, loss_weighting)
-        if np.all(np.isnan(values)):
-            continue
-        d = paired_difference(base, values, CONFIDENCE)
-        rows = _task_rows(runs, method, seeds, loss_weighting)
-        per_task = ([paired_difference(base_rows[:, t], rows[:, t], CONFIDENCE)
-                     for t in range(rows.shape[1])] if rows.size and base_rows.size else [])
-        out[method] = {"mean": d, "per_task": per_task, "outcome": outcome_vs_baseline(d)}
-    return out
-
-
-def _task_rows(runs, method, seeds, loss_weighting):
-    index = {(r["config"]["method"], r["config"]["loss_weighting"], r["config"]["seed"]): r
-             for r in runs}
-    rows = []
-    width = max((len(r["accuracy"]) for r in runs), default=0)
-    for seed in seeds:
-        r = index.get((method, loss_weighting, seed))
-        rows.append([_nan(a) for a in r["accuracy"]] if r else [float("nan")] * width)
-    return np.array(rows, dtype=float)
-
-
 def _paper_numbers(b, a):
     parts = []
-    for table, paper, pick in (("Table 6", PAPER_TABLE6, -1), ("Table 3", PAPER_TABLE3, 0)):
+    for name, paper, pick in (("Table 6", PAPER_TABLE6, -1), ("Table 3", PAPER_TABLE3, 0)):
         if a in paper and b in paper:
-            parts.append(f"{paper[b][pick]:.2f} vs {paper[a][pick]:.2f} ({table})")
+            parts.append(f"{paper[b][pick]:.2f} vs {paper[a][pick]:.2f} ({name})")
     return "; ".join(parts)
 
 
@@ -497,27 +162,6 @@ def claims(runs, seeds, has_relations=True):
     return out
 
 
-# -------------------------------------------------------------------------------- report
-def pm(summary, scale=100.0, digits=2):
-    """`82.65 ± 0.58` from a `seed_summary` (scalar), or `-` when missing."""
-    mean, sd = summary["mean"], summary["sd"]
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "-"
-    if sd is None or math.isnan(sd):
-        return f"{scale * mean:.{digits}f}"
-    return f"{scale * mean:.{digits}f} ± {scale * sd:.{digits}f}"
-
-
-def pm_array(summary, t, scale=100.0, digits=2):
-    return pm({"mean": float(summary["mean"][t]), "sd": float(summary["sd"][t])}, scale,
-              digits)
-
-
-def table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
 
 def claim_sentence(c):
     scale, digits, unit = (100.0, 2, " points") if c["unit"] == "accuracy" else (1.0, 3, "")
@@ -553,7 +197,7 @@ def render_markdown(summary):
         f"**Statistics.** Mean ± sample standard deviation over the {n} seeds. Differences are "
         f"paired by seed (method minus FSN on the same data and batch order) with a two-sided "
         f"{100 * CONFIDENCE:g}% Student-t interval, mean ± t(n-1) sd / sqrt(n), t = "
-        f"{_t_note(n)} (`keras_mtl.evaluation.paired_difference`). A claim is **reproduced** "
+        f"{t_note(n)} (`keras_mtl.evaluation.paired_difference`). A claim is **reproduced** "
         "when the whole interval lies on the paper's side of 0, **contradicted** when it lies "
         "entirely on the other side, **inconclusive** otherwise "
         "(`keras_mtl.evaluation.claim_outcome`). With 3 seeds only large, consistent "
@@ -597,7 +241,7 @@ def render_markdown(summary):
         dm = d["mean"]
         per_seed = ", ".join(f"{100 * v:+.2f}" for v in dm["values"])
         diff_rows.append([agg[m]["label"], f"{100 * dm['difference']:+.2f}",
-                          _ci(dm), f"{100 * dm['sd']:.2f}" if not math.isnan(dm["sd"]) else "-",
+                          ci_text(dm), f"{100 * dm['sd']:.2f}" if not math.isnan(dm["sd"]) else "-",
                           per_seed, d["outcome"]])
     parts.append(
         "## Difference from FSN (mean accuracy, points), paired by seed\n\n"
@@ -627,7 +271,7 @@ def render_markdown(summary):
                  f"({budget['epochs']} epochs of {budget['train_triplets']:,} triplets) instead "
                  "of 40 epochs of real data.")
     seed_rows = [[LABELS.get(r["config"]["method"], r["config"]["method"]), r["config"]["seed"],
-                  *(f"{100 * _nan(a):.2f}" for a in r["accuracy"]), f"{100 * r['mean']:.2f}",
+                  *(f"{100 * as_float(a):.2f}" for a in r["accuracy"]), f"{100 * r['mean']:.2f}",
                   f"{100 * r['mean_se']:.2f}", _num(r["ucr_by_pair"], "related"),
                   _num(r["ucr_by_pair"], "independent"), _num(r["ucr_by_pair"], "all"),
                   f"{r['total_s']:.0f}"] for r in summary["runs"]]
@@ -642,18 +286,6 @@ def render_markdown(summary):
         parts.append(f"### {a['label']} (probe {a['probe']}, {a['shared_params']:,} shared "
                      f"parameters)\n\n{body}")
     return "\n\n".join(parts) + "\n"
-
-
-def _t_note(n):
-    from keras_mtl.evaluation.seeds import t_critical
-
-    return f"{t_critical(CONFIDENCE, n - 1):.2f} for {n} seeds" if n > 1 else "undefined (1 seed)"
-
-
-def _ci(d, scale=100.0, digits=2):
-    if math.isnan(d["ci_low"]):
-        return "-"
-    return f"{scale * d['ci_low']:+.{digits}f} to {scale * d['ci_high']:+.{digits}f}"
 
 
 def _num(by_pair, kind):
@@ -711,6 +343,11 @@ def save_seed_bars(path, results, task_names, title):
     return path
 
 
+def labelled(agg):
+    """`aggregate`'s result with each method's display name as `label`."""
+    return {m: {"label": LABELS.get(m, m), **a} for m, a in agg.items()}
+
+
 def summarize(runs, args, relations, task_names, started):
     """The whole report as one dict (what results.json holds)."""
     seeds = list(args.seeds)
@@ -720,15 +357,16 @@ def summarize(runs, args, relations, task_names, started):
     return {
         "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "task_names": list(task_names), "seeds": seeds, "methods": methods,
-        "budget": {k: v for k, v in run_config(args, None, None).items()
+        "budget": {k: v for k, v in seed_runs.run_config(args, None, None).items()
                    if k not in ("method", "loss_weighting", "seed")},
         "has_relations": relations is not None,
         "relations": relations.to_dict() if relations is not None else None,
         "pairs": pairs,
         "statistics": (f"mean ± sample sd over seeds; differences paired by seed with a "
                        f"{100 * CONFIDENCE:g}% Student-t interval (n - 1 degrees of freedom)"),
-        "aggregate": aggregate(runs, methods, seeds),
-        "differences": differences_from(runs, methods, seeds) if BASELINE in methods else {},
+        "aggregate": labelled(aggregate(runs, methods, seeds)),
+        "differences": (differences_from(runs, methods, seeds, BASELINE)
+                        if BASELINE in methods else {}),
         "claims": claims(runs, seeds, relations is not None),
         "runs": runs,
         "cpu_s": float(sum(r["cpu_s"] for r in runs)),
@@ -746,7 +384,7 @@ def main(argv=None):
     started = time.time()
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    configs = [run_config(args, m, s) for s in args.seeds for m in args.methods]
+    configs = [seed_runs.run_config(args, m, s) for s in args.seeds for m in args.methods]
     print(f"keras-mtl {keras_mtl.__version__}: {len(configs)} runs ({', '.join(args.methods)}"
           f" x seeds {args.seeds})", flush=True)
     known = {}
@@ -757,10 +395,11 @@ def main(argv=None):
 
     def describe(config, data):
         known.setdefault("data", data)
-        return f"\n== {run_key(config)} on {data.name} ({data.num_images} images)"
+        return f"\n== {seed_runs.run_key(config)} on {data.name} ({data.num_images} images)"
 
-    runs = run_all(configs, args, on_run=partial, describe=describe)
-    data = known.get("data") or load_data(run_config(args, None, args.seeds[0]), args.cache_dir)
+    runs = seed_runs.run_all(configs, args, on_run=partial, describe=describe)
+    data = known.get("data") or seed_runs.load_data(
+        seed_runs.run_config(args, None, args.seeds[0]), args.cache_dir)
     summary = summarize(runs, args, data.relations, data.task_names, started)
     summary["complete"] = True
     save_figures(out, summary)

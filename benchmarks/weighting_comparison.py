@@ -16,7 +16,8 @@ task-conditioned network (`--network modulation`) removes much of the conflict b
     python benchmarks/weighting_comparison.py --methods uniform,pcgrad,mgda --seeds 0
     python benchmarks/weighting_comparison.py --quick               # smoke test
 
-Resumable like `reproduction_report.py` (whose training, statistics and flags it uses): the
+Resumable like `reproduction_report.py` (same training, statistics and flags: `_seed_runs.py`,
+`_seed_statistics.py`): the
 JSON is rewritten after every run, `--resume` reuses matching runs, `--wait-for FILE` waits
 before each run while FILE exists. Prints the table; writes the JSON to --output (default
 `benchmarks/results/weighting_comparison.json`) and the table with its reading to --markdown
@@ -32,9 +33,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:  # reproduction_report.py lives next to this script
+if HERE not in sys.path:  # the report and its _seed_* modules live next to this script
     sys.path.insert(0, HERE)
 
+import _seed_runs as seed_runs  # noqa: E402
+import _seed_statistics as stats  # noqa: E402
 import reproduction_report as report  # noqa: E402
 
 BASELINE = "uniform"
@@ -55,7 +58,7 @@ def parse_args(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=(
         argparse.ArgumentDefaultsHelpFormatter))
-    report.add_budget_arguments(parser, BUDGET)
+    seed_runs.add_budget_arguments(parser, BUDGET, QUICK)
     parser.add_argument("--methods", default=",".join(METHODS),
                         help="comma list of keras_mtl.weighting.METHODS names (uniform is "
                              "always trained: the baseline)")
@@ -65,7 +68,7 @@ def parse_args(argv=None):
                         help="the JSON: every run, the summary per method")
     parser.add_argument("--markdown", default="docs/reproduction/weighting_comparison.md",
                         help="the table and what it shows")
-    args = report.finish_arguments(parser, parser.parse_args(argv), QUICK)
+    args = seed_runs.finish_arguments(parser, parser.parse_args(argv), QUICK)
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(names) - set(METHODS))
     if unknown:
@@ -79,14 +82,14 @@ def summarize(runs, args, task_names, pairs, started):
     """Per weighting: accuracy and UCR over seeds, the paired difference from uniform."""
     seeds, net = list(args.seeds), args.network
     rows = {}
-    base = report.aggregate(runs, [net], seeds, loss_weighting=BASELINE).get(net)
+    base = stats.aggregate(runs, [net], seeds, loss_weighting=BASELINE).get(net)
     for method in args.methods:
-        agg = report.aggregate(runs, [net], seeds, loss_weighting=method).get(net)
+        agg = stats.aggregate(runs, [net], seeds, loss_weighting=method).get(net)
         if agg is None:
             continue
         row = {"kind": KINDS.get(method, "?"), **agg}
         if method != BASELINE and base is not None:
-            diff = report.differences_from(runs, [net], seeds, baseline=net,
+            diff = stats.differences_from(runs, [net], seeds, baseline=net,
                                            loss_weighting=method)[net]
             row["difference"] = diff
             row["step_ratio"] = (agg["step_s_median"]["mean"] / base["step_s_median"]["mean"]
@@ -95,7 +98,7 @@ def summarize(runs, args, task_names, pairs, started):
     return {
         "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "network": net,
         "task_names": list(task_names), "seeds": seeds, "methods": list(rows),
-        "budget": {k: v for k, v in report.run_config(args, net, None).items()
+        "budget": {k: v for k, v in seed_runs.run_config(args, net, None).items()
                    if k not in ("method", "loss_weighting", "seed")},
         "pairs": pairs, "results": rows, "runs": runs,
         "cpu_s": float(sum(r["cpu_s"] for r in runs)),
@@ -108,22 +111,22 @@ def render_markdown(summary):
     names, seeds, results = summary["task_names"], summary["seeds"], summary["results"]
     n, budget = len(seeds), summary["budget"]
     head = ["method", "kind", "mean accuracy (%)", "vs uniform (points)",
-            f"{100 * report.CONFIDENCE:g}% CI (paired t)", "verdict", "UCR all pairs",
+            f"{100 * stats.CONFIDENCE:g}% CI (paired t)", "verdict", "UCR all pairs",
             "UCR related", "UCR independent", "step (ms)", "step / uniform"]
     rows = []
     for method, r in results.items():
         d = r.get("difference")
         rows.append([
-            f"`{method}`", r["kind"], report.pm(r["mean"]),
+            f"`{method}`", r["kind"], stats.pm(r["mean"]),
             f"{100 * d['mean']['difference']:+.2f}" if d else "-",
-            report._ci(d["mean"]) if d else "-", d["outcome"] if d else "baseline",
-            report.pm(r["ucr_by_pair"]["all"], 1, 3),
-            report.pm(r["ucr_by_pair"]["related"], 1, 3),
-            report.pm(r["ucr_by_pair"]["independent"], 1, 3),
+            stats.ci_text(d["mean"]) if d else "-", d["outcome"] if d else "baseline",
+            stats.pm(r["ucr_by_pair"]["all"], 1, 3),
+            stats.pm(r["ucr_by_pair"]["related"], 1, 3),
+            stats.pm(r["ucr_by_pair"]["independent"], 1, 3),
             f"{1000 * r['step_s_median']['mean']:.0f}",
             f"{r['step_ratio']:.2f}" if d and not math.isnan(r["step_ratio"]) else "-"])
-    task_rows = [[f"`{m}`", *(report.pm_array(r["accuracy"], t) for t in range(len(names))),
-                  report.pm(r["mean"])] for m, r in results.items()]
+    task_rows = [[f"`{m}`", *(stats.pm_array(r["accuracy"], t) for t in range(len(names))),
+                  stats.pm(r["mean"])] for m, r in results.items()]
     better = [m for m, r in results.items() if r.get("difference", {}).get("outcome") == "beats"]
     worse = [m for m, r in results.items()
              if r.get("difference", {}).get("outcome") == "is behind"]
@@ -136,7 +139,7 @@ def render_markdown(summary):
                   f"{'is' if len(worse) == 1 else 'are'} behind (interval below 0)"
                   if worse else "none is clearly behind")
         + f"; the others are indistinguishable from uniform at this budget. The highest mean is "
-        f"`{best}` ({report.pm(results[best]['mean'])}%).")
+        f"`{best}` ({stats.pm(results[best]['mean'])}%).")
     pairs = summary["pairs"] or {}
     parts = [
         "# Loss and gradient weightings on the embedded data (issue 14)",
@@ -165,24 +168,24 @@ def render_markdown(summary):
         "method with its paper's default hyperparameters (`keras_mtl.weighting`); PCGrad, "
         f"GradVac and RLW seeded with the run's seed. Seeds {', '.join(map(str, seeds))}.\n\n"
         "**Statistics** as in `report.md`: mean ± sd over seeds; the difference from uniform "
-        f"is paired by seed with a {100 * report.CONFIDENCE:g}% Student-t interval "
-        f"({report._t_note(n)}); `beats` / `is behind` when the interval excludes 0. UCR "
+        f"is paired by seed with a {100 * stats.CONFIDENCE:g}% Student-t interval "
+        f"({stats.t_note(n)}); `beats` / `is behind` when the interval excludes 0. UCR "
         "(Eq. 2) over the last epoch, by kind of pair (related: "
         + ", ".join("/".join(p) for p in pairs.get("related", [])) + "; independent: "
         + ", ".join("/".join(p) for p in pairs.get("independent", [])) + "). Step time: the "
         "median wall time of a training step (probe and weighting included), averaged over "
         "seeds; the runs were pinned to one core of a 2-core machine whose other core was "
         "busy, so ratios within about 10% are noise.",
-        "## Results\n\n" + report.table(head, rows) + "\n\n" + finding,
+        "## Results\n\n" + stats.table(head, rows) + "\n\n" + finding,
         "## Per task (%, mean ± sd over seeds)\n\n"
-        + report.table(["method", *names, "mean"], task_rows),
+        + stats.table(["method", *names, "mean"], task_rows),
     ]
     return "\n\n".join(parts) + "\n"
 
 
 def budget_note(args):
     """One line: this comparison's budget against the reproduction report's."""
-    mine = report.run_config(args, args.network, None)
+    mine = seed_runs.run_config(args, args.network, None)
     keys = ("epochs", "train_triplets", "image_size", "test_triplets")
     ours = ", ".join(f"{k}={mine[k]}" for k in keys)
     theirs = ", ".join(f"{k}={report.BUDGET[k]}" for k in keys)
@@ -202,7 +205,7 @@ def main(argv=None):
     json_path, md_path = Path(args.output), Path(args.markdown)
     for path in (json_path, md_path):
         path.parent.mkdir(parents=True, exist_ok=True)
-    configs = [report.run_config(args, args.network, s, m)
+    configs = [seed_runs.run_config(args, args.network, s, m)
                for s in args.seeds for m in args.methods]
     print(f"keras-mtl {keras_mtl.__version__}: {len(configs)} runs of {args.network} "
           f"({', '.join(args.methods)} x seeds {args.seeds})\n{budget_note(args)}", flush=True)
@@ -213,11 +216,11 @@ def main(argv=None):
 
     def describe(config, data):
         known.setdefault("data", data)
-        return f"\n== {report.run_key(config)}"
+        return f"\n== {seed_runs.run_key(config)}"
 
-    runs = report.run_all(configs, args, on_run=partial, describe=describe)
-    data = known.get("data") or report.load_data(
-        report.run_config(args, args.network, args.seeds[0]), args.cache_dir)
+    runs = seed_runs.run_all(configs, args, on_run=partial, describe=describe)
+    data = known.get("data") or seed_runs.load_data(
+        seed_runs.run_config(args, args.network, args.seeds[0]), args.cache_dir)
     pairs = ({k: data.relations.pairs(k) for k in ("related", "independent")}
              if data.relations is not None else None)
     summary = summarize(runs, args, data.task_names, pairs, started)

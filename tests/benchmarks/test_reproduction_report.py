@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from keras_mtl.evaluation import to_json_compatible
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 NAMES = ["class", "closure", "gender", "heel"]
 T95_2DF = 4.302653  # two-sided 95% Student t, 2 degrees of freedom (t table)
@@ -150,30 +152,31 @@ def test_markdown_shows_the_computed_numbers(report, runs, tmp_path):
     assert "Modulation raises the UCR of related pairs (Tables 1 and 4): **contradicted**" in text
     assert "no shared trainable weights, so no UCR" in text  # ITN
     assert text.count("| Modulation | ") >= 2 and "![UCR fsn](ucr_fsn.png)" in text
-    json.dumps(report.to_json_compatible(summary), allow_nan=False)  # strict JSON
+    json.dumps(to_json_compatible(summary), allow_nan=False)  # strict JSON
 
 
 def test_resume_reuses_matching_runs_without_training(report, tmp_path, monkeypatch):
     args = report.parse_args(["--quick", "--methods", "fsn,modulation", "--output-dir",
                               str(tmp_path), "--resume", str(tmp_path / "old.json")])
-    configs = [report.run_config(args, m, s) for s in args.seeds for m in args.methods]
+    runs_module = report.seed_runs
+    configs = [runs_module.run_config(args, m, s) for s in args.seeds for m in args.methods]
     old = []
     for config in configs:
         r = fake_run(config["method"], config["seed"], [0.7] * 4, 0.8, 0.3)
-        old.append(dict(r, config=report.to_json_compatible(config)))
+        old.append(dict(r, config=to_json_compatible(config)))
     changed = dict(old[0], config=dict(old[0]["config"], epochs=99))  # another budget
     (tmp_path / "old.json").write_text(json.dumps({"runs": [changed] + old[1:]}))
     trained = []
 
     def train(config, data, run_dir=None, verbose=0):
-        trained.append(report.run_key(config))
+        trained.append(runs_module.run_key(config))
         return old[0]
 
-    monkeypatch.setattr(report, "train_and_evaluate", train)
-    monkeypatch.setattr(report, "load_data", lambda config, cache_dir=None: None)
-    runs = report.run_all(configs, args)
+    monkeypatch.setattr(runs_module, "train_and_evaluate", train)
+    monkeypatch.setattr(runs_module, "load_data", lambda config, cache_dir=None: None)
+    runs = runs_module.run_all(configs, args)
     assert trained == ["fsn/uniform/seed0"]  # only the run whose configuration changed
-    assert [r["key"] for r in runs] == [report.run_key(c) for c in configs]
+    assert [r["key"] for r in runs] == [runs_module.run_key(c) for c in configs]
 
 
 def test_quick_flags_and_bad_values(report, capsys):
@@ -197,7 +200,7 @@ def test_quick_report_end_to_end_and_resume(report, tmp_path, monkeypatch):
                  "ucr_modulation.png"):
         assert (out / name).stat().st_size > 0, name
     data = json.loads((out / "results.json").read_text())
-    assert data == json.loads(json.dumps(report.to_json_compatible(summary)))
+    assert data == json.loads(json.dumps(to_json_compatible(summary)))
     assert data["complete"] is True and len(data["runs"]) == 4 and data["seeds"] == [0, 1]
     for r in data["runs"]:
         assert sum(r["total"]) == 128 and 0 <= sum(r["correct"]) <= 128
@@ -215,7 +218,7 @@ def test_quick_report_end_to_end_and_resume(report, tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("--resume should not train")
 
-    monkeypatch.setattr(report, "train_and_evaluate", no_training)
+    monkeypatch.setattr(report.seed_runs, "train_and_evaluate", no_training)
     again = report.main(argv + ["--resume", str(out / "results.json")])
     assert again["aggregate"]["fsn"]["mean"]["mean"] == pytest.approx(agg["mean"])
     assert (out / "report.md").read_text().split("## Set-up")[1] == text.split("## Set-up")[1]
