@@ -73,7 +73,8 @@ def parse_args(argv=None):
     parser.add_argument("--num-tasks", type=int, default=2, choices=(2, 3, 4),
                         help="digits per image = tasks (LU, RL, LL, RU)")
     parser.add_argument("--method", choices=METHODS,
-                        help="train only this top_down_net method (default: all four)")
+                        help="train this top_down_net method and the multi-branch baseline "
+                             "it is compared with (default: all four)")
     parser.add_argument("--compare", action="store_true",
                         help="train all four methods even with --method (Table 1)")
     parser.add_argument("--epochs", type=cli.positive_int, default=3)
@@ -166,6 +167,13 @@ def format_table(results, task_names):
     return "\n".join(lines)
 
 
+def chosen_methods(args):
+    """All four methods (default, or `--compare`), else the baseline and `--method`."""
+    if args.compare or args.method is None:
+        return list(METHODS)
+    return list(dict.fromkeys((BASELINE, args.method)))
+
+
 def verdicts(results):
     """Each method against the multi-branch baseline (`keras_mtl.evaluation.verdict`)."""
     if BASELINE not in results:
@@ -221,7 +229,7 @@ def main(argv=None):
           f"({', '.join(train_data.task_names)}); {len(train_data.images)} train / "
           f"{len(test_data.images)} test images")
 
-    methods = list(METHODS) if args.compare or args.method is None else [args.method]
+    methods = chosen_methods(args)
     results, models = {}, {}
     for method in methods:
         began = time.time()

@@ -83,3 +83,14 @@ def test_help_and_batch_rounding(capsys, load_example):
     for flag in ("--data-dir", "--num-tasks", "--method", "--compare", "--epochs",
                  "--batch-size", "--seed", "--fast"):
         assert flag in text
+
+
+def test_a_single_method_is_trained_with_its_baseline(load_example):
+    example = load_example("multi_mnist_top_down")
+    assert example.chosen_methods(example.parse_args([])) == list(example.METHODS)
+    assert example.chosen_methods(example.parse_args(["--method", "top_down"])) == [
+        "multi_branch", "top_down"]
+    assert example.chosen_methods(example.parse_args(["--method", "multi_branch"])) == [
+        "multi_branch"]
+    assert example.chosen_methods(example.parse_args(["--method", "ch_mod", "--compare"])) == (
+        list(example.METHODS))
