@@ -38,7 +38,10 @@ if HERE not in sys.path:  # the report and its _seed_* modules live next to this
 
 import _seed_runs as seed_runs  # noqa: E402
 import _seed_statistics as stats  # noqa: E402
+import numpy as np  # noqa: E402
 import reproduction_report as report  # noqa: E402
+
+from keras_mtl.evaluation.seeds import claim_outcome, paired_difference  # noqa: E402
 
 BASELINE = "uniform"
 # Smaller than the reproduction report's budget (2 epochs of 2,560 triplets instead of 4 of
@@ -94,6 +97,12 @@ def summarize(runs, args, task_names, pairs, started):
             row["difference"] = diff
             row["step_ratio"] = (agg["step_s_median"]["mean"] / base["step_s_median"]["mean"]
                                  if base["step_s_median"]["mean"] else float("nan"))
+            row["ucr_difference"] = {
+                kind: paired_difference(
+                    stats.by_seed(runs, net, ("ucr_by_pair", kind), seeds, BASELINE),
+                    stats.by_seed(runs, net, ("ucr_by_pair", kind), seeds, method),
+                    stats.CONFIDENCE)
+                for kind in ("all", "independent")}
         rows[method] = row
     return {
         "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "network": net,
@@ -105,6 +114,44 @@ def summarize(runs, args, task_names, pairs, started):
         "train_wall_s": float(sum(r["total_s"] for r in runs)),
         "script_s": time.time() - started, "args": vars(args),
     }
+
+
+def _listed(methods):
+    return ", ".join(f"`{m}`" for m in methods) if methods else "none"
+
+
+def resolution_sentence(results):
+    """How large a difference from uniform the seeds resolve: the median interval half-width."""
+    halves = [(d["mean"]["ci_high"] - d["mean"]["ci_low"]) / 2 for r in results.values()
+              if (d := r.get("difference")) and not math.isnan(d["mean"]["ci_low"])]
+    if not halves:
+        return ""
+    return (f" The median half-width of a {100 * stats.CONFIDENCE:g}% interval of a difference "
+            f"from uniform is {100 * float(np.median(halves)):.2f} points: smaller effects "
+            "are not resolved at this budget and number of seeds.")
+
+
+def ucr_sentence(results):
+    """Which weightings raise or lower the UCR (all pairs, independent pairs) over uniform."""
+    out = []
+    for kind, label in (("all", "all pairs"), ("independent", "independent pairs")):
+        diffs = {m: r["ucr_difference"][kind] for m, r in results.items()
+                 if "ucr_difference" in r}
+        raised = [m for m, d in diffs.items() if claim_outcome(d, "above") == "reproduced"]
+        lowered = [m for m, d in diffs.items() if claim_outcome(d, "above") == "contradicted"]
+        out.append(f"UCR of {label} above uniform's (interval above 0): {_listed(raised)}; "
+                   f"below: {_listed(lowered)}")
+    return " " + "; ".join(out) + "." if out else ""
+
+
+def cost_sentence(results):
+    ratios = {m: r["step_ratio"] for m, r in results.items()
+              if "step_ratio" in r and not math.isnan(r["step_ratio"])}
+    if not ratios:
+        return ""
+    worst = max(ratios, key=ratios.get)
+    return (f" Step time relative to uniform: {min(ratios.values()):.2f}x to "
+            f"{ratios[worst]:.2f}x (`{worst}`).")
 
 
 def render_markdown(summary):
@@ -139,7 +186,8 @@ def render_markdown(summary):
                   f"{'is' if len(worse) == 1 else 'are'} behind (interval below 0)"
                   if worse else "none is clearly behind")
         + f"; the others are indistinguishable from uniform at this budget. The highest mean is "
-        f"`{best}` ({stats.pm(results[best]['mean'])}%).")
+        f"`{best}` ({stats.pm(results[best]['mean'])}%)." + resolution_sentence(results)
+        + ucr_sentence(results) + cost_sentence(results))
     pairs = summary["pairs"] or {}
     parts = [
         "# Loss and gradient weightings on the embedded data (issue 14)",
