@@ -66,7 +66,7 @@ def test_summary_differences_and_step_ratio_by_hand(comparison, tmp_path):
     assert "| `pcgrad` | gradient | 83.00 ± 1.00 | +3.00 |" in text
     assert f"{3 - 100 * half:+.2f} to {3 + 100 * half:+.2f} | beats |" in text
     assert "`pcgrad` is ahead" in text and "none is clearly behind" in text
-    assert "| 110 | 1.10 |" in text and "FSN" in text
+    assert "| 110 | 1.10 | 1.00 |" in text and "FSN" in text  # equal CPU time per run
     # UCR, paired by seed: pcgrad independent 0.4 vs 0.2, all pairs (2 r + 4 i) / 6 = 0.5 vs
     # 0.4 on every seed (raised); mgda equal to uniform (neither)
     ucr = results["pcgrad"]["ucr_difference"]
@@ -74,7 +74,11 @@ def test_summary_differences_and_step_ratio_by_hand(comparison, tmp_path):
     assert ucr["all"]["difference"] == pytest.approx(0.1)
     assert "UCR of all pairs above uniform's (interval above 0): `pcgrad`; below: none" in text
     assert "UCR of independent pairs above uniform's (interval above 0): `pcgrad`" in text
-    assert "1.10x to 1.20x (`mgda`)" in text
+    steps = args.epochs * math.ceil(args.train_triplets / args.batch_size)
+    assert f"Each run trains {steps} steps" in text and "at 80.00% mean" in text  # uniform
+    assert "`pcgrad` moved the accuracy beyond the interval" in text
+    assert results["mgda"]["cpu_ratio"] == pytest.approx(1.0)
+    assert "CPU time of a run relative to uniform: 1.00x to 1.00x" in text
     # both differences have sd 0.01 over 3 seeds: half-width t * 0.01 / sqrt(3)
     assert f"is {100 * half:.2f} points" in text
     json.dumps(to_json_compatible(summary), allow_nan=False)
