@@ -209,7 +209,8 @@ def render_markdown(summary):
         f"{summary['created']}): {len(summary['runs'])} runs, {summary['cpu_s'] / 60:.0f} "
         f"CPU-minutes of training (process time), {summary['train_wall_s'] / 60:.0f} minutes "
         "of wall time in the runs (one run at a time, the process pinned to one CPU core, "
-        "`taskset -c 1`, with other jobs on the machine's other core). Every "
+        "`taskset -c 1`; the CPU time is what the budget costs on a free core, the wall time "
+        "also holds the other jobs that shared the machine). Every "
         "number, interval and verdict below is computed by that script from "
         "`results.json`; only the paper's numbers are constants (cited by table).",
         "## Set-up\n\n" + setup + "\n\n" + stats,
