@@ -161,7 +161,7 @@ def cost_sentence(results):
 def scope_sentence(summary):
     """What a comparison at this budget can and cannot say (from its budget and results)."""
     budget, results = summary["budget"], summary["results"]
-    steps = budget["epochs"] * math.ceil(budget["train_triplets"] / budget["batch_size"])
+    steps = budget["epochs"] * (budget["train_triplets"] // budget["batch_size"])  # full batches
     base = results.get(BASELINE, {}).get("mean", {}).get("mean", float("nan"))
     moved = [m for m, r in results.items()
              if r.get("difference", {}).get("outcome") in ("beats", "is behind")]

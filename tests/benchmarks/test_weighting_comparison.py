@@ -74,7 +74,7 @@ def test_summary_differences_and_step_ratio_by_hand(comparison, tmp_path):
     assert ucr["all"]["difference"] == pytest.approx(0.1)
     assert "UCR of all pairs above uniform's (interval above 0): `pcgrad`; below: none" in text
     assert "UCR of independent pairs above uniform's (interval above 0): `pcgrad`" in text
-    steps = args.epochs * math.ceil(args.train_triplets / args.batch_size)
+    steps = args.epochs * (args.train_triplets // args.batch_size)
     assert f"Each run trains {steps} steps" in text and "at 80.00% mean" in text  # uniform
     assert "`pcgrad` moved the accuracy beyond the interval" in text
     assert results["mgda"]["cpu_ratio"] == pytest.approx(1.0)
