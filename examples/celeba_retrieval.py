@@ -2,29 +2,35 @@
 
 One network embeds a face *for a given attribute*: two faces are near each other when they
 agree on that attribute (both smiling, or both not). Twenty attributes share one backbone
-(the Table 2 network); with that many tasks the fully shared network suffers most from
+(the Table 2 network); with that many tasks the fully shared network (FSN) suffers most from
 destructive interference, which the modulation module (a few per-task channel weights)
-mitigates. This script trains that set-up with a triplet loss (Eq. 6), logs the gradient
-conflict between every pair of tasks (UCR, Eq. 2), and reports per-attribute triplet accuracy
-like Table 3.
+mitigates. This script trains FSN and the modulated network with one budget and seed, with a
+triplet loss (Eq. 6), logs the gradient conflict between every pair of tasks (UCR, Eq. 2), and
+prints them side by side like Table 3: per-attribute triplet accuracy, the mean and its
+standard error, and a one-line verdict computed from the numbers; then the UCR by kind of task
+pair (related / independent, Table 1) and the most and least compatible pairs.
 
 Data: by default generated cartoon faces that the package makes on first use (seconds, cached
 under ~/.keras/keras_mtl; `keras_mtl.datasets.generated_faces`), with the 20 attributes of
 Table 3 and CelebA's raw on-disk layout, read back by the real loader. Some attributes are
-drawn correlated (smiling / cheekbones / open mouth; goatee / mustache / no beard; age, bald,
-receding hairline, eye bags; chubby / double chin) and the groups independent of each other,
-so the UCR matrix has structure. `--data-dir` points at a local CelebA: the raw layout
-(`img_align_celeba/`, `list_attr_celeba.txt`, `list_eval_partition.txt`) or a TFDS data dir
-in which `celeb_a` is prepared; nothing is downloaded.
+drawn dependent (smiling / cheekbones / open mouth; the beard attributes through `Male`; age,
+bald, receding hairline, eye bags through `Young`; chubby / double chin) and the groups
+independent of each other; the ground truth is `data.relations`. `--data-dir` points at a
+local CelebA: the raw layout (`img_align_celeba/`, `list_attr_celeba.txt`,
+`list_eval_partition.txt`) or a TFDS data dir in which `celeb_a` is prepared; nothing is
+downloaded, and real data has no known relations.
 
-    python examples/celeba_retrieval.py                       # modulation, embedded faces
+    python examples/celeba_retrieval.py                       # FSN vs modulation, embedded faces
     python examples/celeba_retrieval.py --compare             # FSN / IB-25 / modulation
+    python examples/celeba_retrieval.py --methods fsn,csn,modulation --epochs 8
     python examples/celeba_retrieval.py --data-dir ~/data/celeba --image-size 96 --epochs 10
 
 Outputs (under --output-dir, default outputs/celeba_retrieval/): `accuracy.png` (per-attribute
 bars per method), `ucr_<method>.png` (UCR and gradient-cosine heatmaps, last epoch),
 `conflict_celeba_<method>/` (per-epoch matrices as CSV/NPZ), `logs/` (TensorBoard),
-`celeba_<method>.keras` (checkpoint), `results.json`.
+`celeba_<method>.keras` (checkpoint), `results.json` (per method: per-attribute accuracy,
+standard errors and triplet counts, mean and its standard error, UCR and cosine matrices and
+their means by kind of pair; the verdicts; the data's relations).
 """
 
 import argparse
@@ -45,13 +51,15 @@ from keras_mtl.losses import TripletLoss  # noqa: E402
 from keras_mtl.models import zhao_retrieval_net  # noqa: E402
 from keras_mtl.models.zhao_retrieval_net import METHODS, ZHAO_MIN_INPUT_SIZE  # noqa: E402
 
+DEFAULT_METHODS = ("fsn", "modulation")
 COMPARE = ("fsn", "ib", "modulation")
+BASELINE = "fsn"
 PAPER_NAMES = {
     "fsn": "FSN",
     "itn": "ITN",
     "ib": "IB-{k}",
     "csn": "CSN",
-    "modulation": "Ours",
+    "modulation": "Modulation",
     "routing": "Routing",
     "cross_stitch": "X-stitch",
     "only_mask": "Only mask",
@@ -77,7 +85,13 @@ def parse_args(argv=None):
     parser.add_argument("--source", default="auto", choices=("auto", "raw", "tfds"),
                         help="layout of --data-dir; auto = raw when list_attr_celeba.txt exists")
     parser.add_argument("--method", default="modulation", choices=METHODS,
-                        help="builder variant of zhao_retrieval_net")
+                        help="the builder variant compared with the fully shared net (fsn): "
+                             "trains fsn and this one (unless --methods or --compare says "
+                             "otherwise)")
+    parser.add_argument("--methods", type=cli.comma_list(METHODS), default=None,
+                        help="comma-separated zhao_retrieval_net variants to train and compare "
+                             f"(from {', '.join(METHODS)}); verdicts compare each with fsn "
+                             "(default: fsn and --method)")
     parser.add_argument("--compare", action="store_true",
                         help=f"train {', '.join(COMPARE)} and print them side by side (Table 3)")
     parser.add_argument("--attributes", default="zhao20",
@@ -124,6 +138,11 @@ def parse_args(argv=None):
         args.attributes = [a.strip() for a in args.attributes.split(",") if a.strip()]
         if not args.attributes:
             parser.error("argument --attributes: expected 'zhao20' or CelebA attribute names")
+    if args.methods is None:
+        args.methods = tuple(COMPARE) if args.compare else tuple(dict.fromkeys(
+            (BASELINE, args.method)))
+    elif args.compare:
+        args.methods = tuple(dict.fromkeys((*args.methods, *COMPARE)))
     num_tasks = 20 if args.attributes == "zhao20" else len(args.attributes)
     if args.batch_size % num_tasks:
         parser.error(f"argument --batch-size: expected a multiple of the number of tasks "
@@ -179,10 +198,11 @@ def train(method, data, args, out_dir):
     return model, conflicts
 
 
-def format_table(results, params, task_names, args):
-    """Table 3, transposed for 20 attributes: one row per attribute, one column per method."""
+def format_table(results, task_names, args):
+    """Table 3, transposed for 20 attributes: one row per attribute, one column per method;
+    then the mean over attributes, its binomial standard error, triplets and parameters."""
     names = [display_name(m, args) for m in results]
-    width = max(len(n) for n in task_names) + 2
+    width = max(len(n) for n in [*task_names, "test triplets"]) + 2
     header = f"{'attribute':<{width}}" + "".join(f"{n:>11}" for n in names)
     lines = [header, "-" * len(header)]
     for t, task in enumerate(task_names):
@@ -191,7 +211,12 @@ def format_table(results, params, task_names, args):
     lines.append("-" * len(header))
     lines.append(f"{'mean':<{width}}" + "".join(f"{100 * r['mean']:>10.2f}%"
                                                for r in results.values()))
-    lines.append(f"{'parameters':<{width}}" + "".join(f"{params[m]:>11,}" for m in results))
+    lines.append(f"{'s.e.':<{width}}" + "".join(f"{100 * r['mean_se']:>11.2f}"
+                                               for r in results.values()))
+    lines.append(f"{'test triplets':<{width}}" + "".join(f"{int(np.sum(r['total'])):>11,}"
+                                                        for r in results.values()))
+    lines.append(f"{'parameters':<{width}}" + "".join(f"{r['parameters']:>11,}"
+                                                     for r in results.values()))
     return "\n".join(lines)
 
 
@@ -211,6 +236,36 @@ def format_pairs(title, rows):
     return "\n".join(lines)
 
 
+SE_NOTE = ("s.e.: binomial standard error over the test triplets, sqrt(p (1 - p) / n) per "
+           "attribute and sqrt(sum se_t^2) / T for the mean; a difference's s.e. is "
+           "sqrt(se_a^2 + se_b^2) (conservative: both are scored on the same triplets). One "
+           "training seed: the spread over seeds is not included.")
+
+
+def compare(results, matrices, data, args):
+    """Verdicts from the numbers: accuracy vs FSN, and the UCR by kind of pair (Table 1, 4)."""
+    found = {"accuracy": {}, "ucr": {}}
+    baseline = BASELINE if BASELINE in results else None
+    for method in results:
+        if baseline and method != baseline:
+            found["accuracy"][method] = evaluation.verdict(
+                display_name(baseline, args), results[baseline], display_name(method, args),
+                results[method])
+    if data.relations is None:
+        return found
+    summaries = {m: evaluation.pair_summary(v["ucr"], data.relations)
+                 for m, v in matrices.items() if v is not None}
+    for method, summary in summaries.items():
+        name = display_name(method, args)
+        found["ucr"][method] = {"by_pair": summary,
+                                "related_above_independent": evaluation.related_vs_independent(
+                                    name, summary)}
+        if baseline in summaries and method != baseline:
+            found["ucr"][method]["raised_over_fsn"] = evaluation.pair_mean_raised(
+                display_name(baseline, args), summaries[baseline], name, summary)
+    return found
+
+
 def main(argv=None):
     args = parse_args(argv)
     out_dir = Path(args.output_dir)
@@ -222,25 +277,45 @@ def main(argv=None):
     print(f"keras-mtl {keras_mtl.__version__}: {data.name}, {data.num_images} images, "
           f"{data.num_tasks} attribute tasks (Zhao Table 3); triplets "
           + ", ".join(f"{k}={len(v)}" for k, v in data.triplets.items()))
+    if data.relations is not None:
+        print(f"Task relations (ground truth of the generator): "
+              f"{len(data.relations.pairs('related'))} related pairs (dependent by "
+              f"construction), {len(data.relations.pairs('independent'))} independent")
 
-    methods = list(COMPARE) if args.compare else [args.method]
-    if args.method not in methods:
-        methods.append(args.method)
+    methods = list(args.methods)
     size = (args.image_size, args.image_size)
-    results, matrices, params = {}, {}, {}
+    results, matrices, seconds = {}, {}, {}
     for method in methods:
-        model, conflicts = train(method, data, args, out_dir)
-        params[method] = model.count_params()
-        results[method] = evaluation.triplet_accuracy(model, data, "test", image_size=size)
-        matrices[method] = conflicts.history[-1] if conflicts.history else None
-        if matrices[method] is not None:
+        began = time.time()
+        model, _ = train(method, data, args, out_dir)
+        # The probe's matrices of the last epoch, read before evaluation runs the model.
+        matrices[method] = model.conflict_matrices() if args.probe != "off" else None
+        counts = evaluation.triplet_accuracy(model, data, "test", image_size=size)
+        results[method] = evaluation.accuracy_summary(counts["correct"], counts["total"])
+        results[method]["parameters"] = model.count_params()
+        seconds[method] = round(time.time() - began, 1)
+        if matrices[method] is not None and model.effective_probe != "off":
             evaluation.save_matrix_heatmaps(
                 out_dir / f"ucr_{method}.png",
                 {"ucr": matrices[method]["ucr"], "cosine": matrices[method]["cosine"]},
                 data.task_names, f"({method}, last epoch)")
+        else:
+            matrices[method] = None
+    found = compare(results, matrices, data, args)
 
     print("\nTriplet accuracy on the test split (Zhao et al. Table 3, one row per attribute):")
-    print(format_table(results, params, data.task_names, args))
+    print(format_table(results, data.task_names, args))
+    print(SE_NOTE)
+    for v in found["accuracy"].values():
+        print("Verdict: " + v["sentence"])
+    if found["ucr"]:
+        print()
+        print(evaluation.format_pair_summary(
+            {display_name(k, args): v["by_pair"] for k, v in found["ucr"].items()}))
+        for v in found["ucr"].values():
+            print(v["related_above_independent"]["sentence"])
+            if "raised_over_fsn" in v:
+                print(v["raised_over_fsn"]["sentence"])
     correlation = attribute_correlation(data.labels[data.splits["train"]])
     for method, m in matrices.items():
         if m is None:
@@ -264,12 +339,23 @@ def main(argv=None):
         "data": data.name,
         "args": {k: v for k, v in vars(args).items() if k not in ("explicit", "fast_message")},
         "task_names": list(data.task_names),
-        "params": params,
-        "results": {k: {"accuracy": v["accuracy"].tolist(), "correct": v["correct"].tolist(),
-                        "total": v["total"].tolist(), "mean": v["mean"]}
-                    for k, v in results.items()},
-        "ucr": {k: None if v is None else np.asarray(v["ucr"]).tolist()
-                for k, v in matrices.items()},
+        "relations": data.relations.to_dict() if data.relations is not None else None,
+        "standard_error": SE_NOTE,
+        "results": {
+            k: {"task_names": list(data.task_names),
+                "accuracy": v["accuracy"], "se": v["se"], "correct": v["correct"],
+                "total": v["total"], "mean": v["mean"], "mean_se": v["mean_se"],
+                "parameters": v["parameters"], "seconds": seconds[k],
+                "ucr": None if matrices[k] is None else matrices[k]["ucr"],
+                "cosine": None if matrices[k] is None else matrices[k]["cosine"],
+                "ucr_by_pair": found["ucr"].get(k, {}).get("by_pair")}
+            for k, v in results.items()
+        },
+        "verdicts": {k: {"outcome": v["outcome"], "sentence": v["sentence"],
+                         **v["difference"]} for k, v in found["accuracy"].items()},
+        "ucr_findings": {k: {"related_above_independent": v["related_above_independent"],
+                             "raised_over_fsn": v.get("raised_over_fsn")}
+                         for k, v in found["ucr"].items()},
         "seconds": round(time.time() - start, 1),
     }
     evaluation.save_json(out_dir / "results.json", summary)

@@ -8,7 +8,9 @@ top-down (TD) stream that, level by level, modulates the second bottom-up pass (
 LeNet. This script trains it and the paper's baselines (single-task networks, a multi-branch
 network = "uniform scaling", channel modulation = "ch-mod"), all as `keras_mtl.MultiTaskModel`s
 on `({"image", "task_id"}, digit)` batches where each sample's loss is that of its own task,
-then prints a Table 1-style per-task accuracy table with parameter counts.
+then prints a Table 1-style per-task accuracy table with parameter counts, the mean and its
+standard error, and a one-line verdict per method against the multi-branch baseline ("uniform
+scaling", the paper's main comparison), computed from the numbers.
 
 Data: by default digits rendered from PIL's built-in font with random affine jitter
 (`keras_mtl.datasets.generated_digits`, seconds, nothing downloaded); `--data-dir` points at a
@@ -21,7 +23,8 @@ TFDS data dir in which `mnist` is already prepared (`load_multi_mnist`, `downloa
 Outputs (under --output-dir, default outputs/multi_mnist_top_down/): `accuracy.png` (per-task
 bars per method), `td_maps.png` (where the TD stream turns BU2 up, per task: the channel mean
 of `sigmoid` of the level-0 TD -> BU2 lateral, i.e. the gate of Eq. 3), `multi_mnist_<method>
-.keras` (checkpoints), `results.json`.
+.keras` (checkpoints), `results.json` (per method: per-task accuracy, standard errors and
+counts, mean and its standard error, parameters, seconds; the verdicts).
 """
 
 import argparse
@@ -47,7 +50,14 @@ PAPER_NAMES = {
     "ch_mod": "ch-mod",
     "top_down": "Ours: top-down",
 }
+SHORT_NAMES = {"single_task": "single-task", "multi_branch": "uniform scaling",
+               "ch_mod": "ch-mod", "top_down": "top-down"}  # in verdict sentences
+BASELINE = "multi_branch"  # Table 1's main comparison: top-down vs uniform scaling
 LENET_PARAMS = 24_250  # one standard LeNet (no biases): Table 1's "#P" unit
+SE_NOTE = ("s.e.: binomial standard error over the test images, sqrt(p (1 - p) / n) per task "
+           "and sqrt(sum se_t^2) / T for the mean; a difference's s.e. is sqrt(se_a^2 + "
+           "se_b^2) (conservative: both are scored on the same images). One training seed: "
+           "the spread over seeds is not included.")
 
 
 FAST = {"epochs": 1, "train_images": 300, "test_images": 200}  # a smoke test in seconds
@@ -63,7 +73,8 @@ def parse_args(argv=None):
     parser.add_argument("--num-tasks", type=int, default=2, choices=(2, 3, 4),
                         help="digits per image = tasks (LU, RL, LL, RU)")
     parser.add_argument("--method", choices=METHODS,
-                        help="train only this top_down_net method (default: all four)")
+                        help="train this top_down_net method and the multi-branch baseline "
+                             "it is compared with (default: all four)")
     parser.add_argument("--compare", action="store_true",
                         help="train all four methods even with --method (Table 1)")
     parser.add_argument("--epochs", type=cli.positive_int, default=3)
@@ -108,15 +119,20 @@ def load_data(args):
                                                 strict=True))
 
 
-def per_task_accuracy(model, data, args):
-    """Accuracy of each task's digit on `data`: every image is asked every task once."""
+def per_task_counts(model, data, args):
+    """Correct answers and questions per task on `data`: every image is asked every task once.
+
+    Returns:
+        `(correct, total)`, int arrays `(T,)`.
+    """
     ds = datasets.classification_pipeline(
         data.images, data.labels, batch_size=512, sampling="sequential",
         image_size=(args.image_size,) * 2, seed=args.seed)
     logits = model.predict(ds, verbose=0)  # predict ignores the targets
     # "sequential" visits the pairs in stored order: all images for task 0, then task 1, ...
-    hit = np.argmax(logits, axis=-1) == data.labels.T.reshape(-1)
-    return hit.reshape(len(data.task_names), -1).mean(axis=1)
+    hit = (np.argmax(logits, axis=-1) == data.labels.T.reshape(-1)).reshape(
+        len(data.task_names), -1)
+    return hit.sum(axis=1).astype("int64"), np.full(len(hit), hit.shape[1], dtype="int64")
 
 
 def train(method, train_data, args, out_dir):
@@ -139,16 +155,31 @@ def train(method, train_data, args, out_dir):
 
 
 def format_table(results, task_names):
-    """A Table 1-style text table: method, #P (x LeNet), per-task accuracy, mean."""
+    """A Table 1-style text table: method, #P (x LeNet), per-task accuracy, mean, its s.e."""
     header = (f"{'method':<18}{'params':>9}{'#P':>8}" + "".join(f"{n:>9}" for n in task_names)
-              + f"{'mean':>9}")
+              + f"{'mean':>9}{'s.e.':>7}")
     lines = [header, "-" * len(header)]
     for method, r in results.items():
         cells = "".join(f"{100 * a:>8.2f}%" for a in r["accuracy"])
         ratio = f"x{r['ratio']:.2f}"
         lines.append(f"{PAPER_NAMES[method]:<18}{r['params']:>9,}{ratio:>8}"
-                     f"{cells}{100 * r['mean']:>8.2f}%")
+                     f"{cells}{100 * r['mean']:>8.2f}%{100 * r['mean_se']:>7.2f}")
     return "\n".join(lines)
+
+
+def chosen_methods(args):
+    """All four methods (default, or `--compare`), else the baseline and `--method`."""
+    if args.compare or args.method is None:
+        return list(METHODS)
+    return list(dict.fromkeys((BASELINE, args.method)))
+
+
+def verdicts(results):
+    """Each method against the multi-branch baseline (`keras_mtl.evaluation.verdict`)."""
+    if BASELINE not in results:
+        return {}
+    return {m: evaluation.verdict(SHORT_NAMES[BASELINE], results[BASELINE], SHORT_NAMES[m], r)
+            for m, r in results.items() if m != BASELINE}
 
 
 def save_td_maps(model, data, args, path, num_images=4):
@@ -198,18 +229,24 @@ def main(argv=None):
           f"({', '.join(train_data.task_names)}); {len(train_data.images)} train / "
           f"{len(test_data.images)} test images")
 
-    methods = list(METHODS) if args.compare or args.method is None else [args.method]
+    methods = chosen_methods(args)
     results, models = {}, {}
     for method in methods:
+        began = time.time()
         model = models[method] = train(method, train_data, args, out_dir)
-        accuracy = per_task_accuracy(model, test_data, args)
-        results[method] = {"accuracy": accuracy, "mean": float(accuracy.mean()),
+        correct, total = per_task_counts(model, test_data, args)
+        results[method] = {**evaluation.accuracy_summary(correct, total),
                            "params": model.count_params(),
-                           "ratio": model.count_params() / LENET_PARAMS}
+                           "ratio": model.count_params() / LENET_PARAMS,
+                           "seconds": round(time.time() - began, 1)}
+    found = verdicts(results)
 
     print(f"\nPer-task test accuracy, {args.num_tasks} tasks (Levi & Ullman Table 1 layout; "
           f"#P in units of one LeNet, {LENET_PARAMS:,} parameters):")
     print(format_table(results, train_data.task_names))
+    print(SE_NOTE)
+    for v in found.values():
+        print("Verdict: " + v["sentence"])
     figures = [evaluation.save_accuracy_bars(
         out_dir / "accuracy.png", {PAPER_NAMES[k]: v["accuracy"] for k, v in results.items()},
         train_data.task_names, title="Multi-MNIST accuracy per task")]
@@ -219,7 +256,10 @@ def main(argv=None):
         "data": source,
         "args": {k: v for k, v in vars(args).items() if k not in ("explicit", "fast_message")},
         "task_names": list(train_data.task_names),
-        "results": {k: {**v, "accuracy": v["accuracy"].tolist()} for k, v in results.items()},
+        "standard_error": SE_NOTE,
+        "results": results,
+        "verdicts": {k: {"outcome": v["outcome"], "sentence": v["sentence"],
+                         **v["difference"]} for k, v in found.items()},
         "seconds": round(time.time() - start, 1),
     }
     evaluation.save_json(out_dir / "results.json", summary)

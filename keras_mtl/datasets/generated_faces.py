@@ -31,6 +31,13 @@ The attributes are drawn so that some tasks are related and others are not:
 - `Double_Chin` depends on `Chubby`; `Straight_Hair` and `Wavy_Hair` exclude each other;
 - the mouth group is independent of the beard and age groups.
 The other 20 CelebA attributes are written as -1 (absent).
+
+`face_relations()` turns this design into ground truth (`dataset.relations`): two attributes
+are *related* when they share a random draw of the generator (`LATENT_CAUSES`: `Smiling`,
+`Male`, `Young`, `Chubby`, hair style, ...), so they are dependent by construction, and
+*independent* otherwise. Related pairs range from deterministic (`Goatee` / `No_Beard`) to weak
+(`Bangs` / `Bags_Under_Eyes`, through `Young` -> `Bald` -> `Bangs`); the independent ones are
+exactly independent.
 """
 
 from __future__ import annotations
@@ -43,12 +50,67 @@ import numpy as np
 from keras_mtl.datasets.celeba import ALL_ATTRIBUTES, ZHAO_ATTRIBUTES, load_celeba
 from keras_mtl.datasets.generated import cached_folder, default_cache_dir
 from keras_mtl.datasets.retrieval_dataset import RetrievalDataset
+from keras_mtl.datasets.task_relations import TaskRelations
 
 DEFAULT_NUM_TRIPLETS = {"train": 1000, "val": 100, "test": 300}  # per task
 PARTITION_FRACTIONS = (0.8, 0.1, 0.1)  # train / val / test, as list_eval_partition codes 0/1/2
 SKIN = ((0.98, 0.87, 0.77), (0.93, 0.76, 0.62), (0.78, 0.57, 0.42), (0.55, 0.38, 0.26))
 HAIR = {"Black_Hair": (0.1, 0.08, 0.07), "Brown_Hair": (0.42, 0.26, 0.13),
         "Blond_Hair": (0.92, 0.8, 0.45), "Gray_Hair": (0.72, 0.72, 0.72)}
+
+
+# The random draws each of the 20 Zhao attributes depends on, read off `sample_face_attributes`
+# (an attribute's own Bernoulli draw is named after it).
+LATENT_CAUSES = {
+    "Smiling": {"smiling"},
+    "High_Cheekbones": {"smiling", "cheekbones"},
+    "Mouth_Slightly_Open": {"smiling", "open_mouth"},
+    "Goatee": {"male", "goatee"},
+    "Mustache": {"male", "goatee", "mustache"},
+    "No_Beard": {"male", "goatee", "mustache"},
+    "5_o_Clock_Shadow": {"male", "goatee", "mustache", "shadow"},
+    "Sideburns": {"male", "goatee", "mustache", "sideburns"},
+    "Bushy_Eyebrows": {"male", "bushy"},
+    "Arched_Eyebrows": {"male", "arched"},
+    "Young": {"young"},
+    "Bald": {"male", "young", "bald"},
+    "Receding_Hairline": {"male", "young", "bald", "receding"},
+    "Bags_Under_Eyes": {"young", "bags"},
+    "Straight_Hair": {"male", "young", "bald", "style"},
+    "Wavy_Hair": {"male", "young", "bald", "style"},
+    "Bangs": {"male", "young", "bald", "bangs"},
+    "Chubby": {"chubby"},
+    "Double_Chin": {"chubby", "double_chin"},
+    "Oval_Face": {"chubby", "oval"},
+}
+
+
+def face_relations(task_names=ZHAO_ATTRIBUTES) -> TaskRelations:
+    """The ground-truth relations of the generated faces' attribute tasks.
+
+    Two attributes are related when their `LATENT_CAUSES` intersect (dependent by
+    construction), independent otherwise (see the module docstring).
+
+    Args:
+        task_names: attribute names among `ZHAO_ATTRIBUTES`, in task order.
+
+    Example:
+
+    >>> r = face_relations(("Smiling", "High_Cheekbones", "Goatee"))
+    >>> r.kind("Smiling", "High_Cheekbones"), r.kind("Smiling", "Goatee")
+    ('related', 'independent')
+    """
+    names = tuple(task_names)
+    unknown = [n for n in names if n not in LATENT_CAUSES]
+    if unknown:
+        raise ValueError(f"Expected attribute names among {ZHAO_ATTRIBUTES}. Received: "
+                         f"{unknown}")
+    related = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]
+               if LATENT_CAUSES[a] & LATENT_CAUSES[b]]
+    return TaskRelations.from_pairs(names, related=related, notes={
+        "related": "the attributes share a random draw of the generator (dependent by "
+                   "construction); the strength ranges from deterministic to weak",
+        "independent": "no shared draw: exactly independent"})
 
 
 def sample_face_attributes(num_images: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -259,7 +321,8 @@ def load_generated_celeba(
             (`~/.keras/keras_mtl/datasets`).
 
     Returns:
-        A `keras_mtl.datasets.RetrievalDataset` named `"celeb_a_generated"`, with image paths.
+        A `keras_mtl.datasets.RetrievalDataset` named `"celeb_a_generated"`, with image paths
+        and the ground-truth `relations` of its tasks (`face_relations`).
 
     Example:
 
@@ -279,7 +342,8 @@ def load_generated_celeba(
     )
     data = load_celeba(directory, source="raw", attributes=attributes, seed=seed,
                        num_triplets=num_triplets or DEFAULT_NUM_TRIPLETS, check_images="exists")
-    return dataclasses.replace(data, name="celeb_a_generated")
+    return dataclasses.replace(data, name="celeb_a_generated",
+                               relations=face_relations(data.task_names))
 
 
 def attribute_correlation(labels: np.ndarray) -> np.ndarray:

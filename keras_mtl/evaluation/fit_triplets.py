@@ -15,6 +15,7 @@ def fit_triplets(
     output_dir=None,
     run_name="model",
     verbose=1,
+    callbacks=None,
 ):
     """Fits a compiled retrieval `MultiTaskModel` on `dataset`'s train split, validating on val.
 
@@ -38,6 +39,7 @@ def fit_triplets(
         output_dir: folder for matrices, logs and checkpoint, or None for none.
         run_name: name of this run inside `output_dir`.
         verbose: `fit` verbosity.
+        callbacks: more Keras callbacks (e.g. a step timer), run after the ones above.
 
     Returns:
         `(history, conflicts)`: the Keras `History` and the `ConflictMatrixCallback` (its
@@ -51,7 +53,7 @@ def fit_triplets(
     pipe = dict(batch_size=batch_size, image_size=tuple(image_size), seed=seed)
     train = triplet_pipeline(dataset, "train", augment=augment, **pipe)
     val = triplet_pipeline(dataset, "val", sampling="sequential", **pipe)
-    callbacks, conflicts = [], None
+    extra, callbacks, conflicts = list(callbacks or []), [], None
     if output_dir is not None:
         out = Path(output_dir)
         logs = str(out / "logs" / run_name)
@@ -63,6 +65,6 @@ def fit_triplets(
             keras.callbacks.ModelCheckpoint(str(out / f"{run_name}.keras")),
         ]
     # The pipeline orders and reshuffles the triplets itself: shuffle=False.
-    history = model.fit(train, validation_data=val, epochs=epochs, callbacks=callbacks,
+    history = model.fit(train, validation_data=val, epochs=epochs, callbacks=callbacks + extra,
                         shuffle=False, verbose=verbose)
     return history, conflicts

@@ -126,3 +126,30 @@ def test_every_attribute_is_visible_at_48_pixels():
         truth = y[n_train:] > 0
         balanced = np.mean([np.mean(predicted[truth == c] == c) for c in (True, False)])
         assert balanced > 0.65, f"{name}: balanced accuracy {balanced:.2f} from pixels"
+
+
+def test_relations_match_the_sampled_dependence(faces):
+    # Ground truth says related = dependent by construction, independent = exactly
+    # independent. Check both against the labels: with n draws, the sample correlation of
+    # independent attributes has standard error ~1/sqrt(n); related ones must stand out.
+    from keras_mtl.datasets.generated_faces import face_relations
+
+    n = 200_000
+    attrs = sample_face_attributes(n, np.random.default_rng(3))
+    names = list(ZHAO_ATTRIBUTES)
+    corr = attribute_correlation(np.stack([attrs[a] for a in names], axis=1))
+    relations = face_relations()
+    bound = 4.5 / np.sqrt(n)
+    for a, b in relations.pairs("related"):
+        assert abs(corr[names.index(a), names.index(b)]) > bound, (a, b)
+    for a, b in relations.pairs("independent"):
+        assert abs(corr[names.index(a), names.index(b)]) < bound, (a, b)
+    assert len(relations.pairs("related")) + len(relations.pairs("independent")) == 190
+    assert relations.kind("Goatee", "No_Beard") == "related"
+    assert relations.kind("Smiling", "Young") == "independent"
+    data, _ = faces
+    assert data.relations.task_names == data.task_names  # exposed on the loaded dataset
+    subset = face_relations(("Smiling", "Goatee"))
+    assert subset.pairs("independent") == [("Smiling", "Goatee")]
+    with pytest.raises(ValueError, match="among"):
+        face_relations(("Big_Nose",))

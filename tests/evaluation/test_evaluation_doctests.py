@@ -7,8 +7,10 @@ import pytest
 
 MODULES = [
     "keras_mtl.evaluation.comparison",
+    "keras_mtl.evaluation.seeds",
     "keras_mtl.evaluation.task_pairs",
     "keras_mtl.datasets.task_relations",
+    "keras_mtl.datasets.generated_faces",
 ]
 
 
