@@ -67,3 +67,15 @@ def test_evaluate_and_fit_logs_name_every_per_task_value_correctly():
         np.testing.assert_allclose(logs[key], value, rtol=1e-6, err_msg=key)
     history = model.fit(x, batch_size=36, epochs=1, shuffle=False, verbose=0).history
     assert {"loss_a", "loss_b", "loss_c", "grad_norm_a", "grad_cosine", "ucr"} <= set(history)
+
+
+def test_unpack_takes_the_leading_worker_axis_of_multi_worker_logs():
+    # Under MultiWorkerMirroredStrategy every log gets a leading axis (`for_strategy`); with one
+    # worker Keras returns it unreduced: (1, n).
+    logs = {"loss": tf.constant(1.0), "loss_a": tf.constant(2.0)}
+    layout = {}
+    out = pack(logs, layout)
+    out[PACKED_KEY] = tf.expand_dims(out[PACKED_KEY], 0)
+    restored = unpack(out, layout)
+    assert {k: float(v) for k, v in restored.items()} == {"loss": 1.0, "loss_a": 2.0}
+    assert restored["loss"].shape == ()
