@@ -242,30 +242,6 @@ SE_NOTE = ("s.e.: binomial standard error over the test triplets, sqrt(p (1 - p)
            "training seed: the spread over seeds is not included.")
 
 
-def compare(results, matrices, data, args):
-    """Verdicts from the numbers: accuracy vs FSN, and the UCR by kind of pair (Table 1, 4)."""
-    found = {"accuracy": {}, "ucr": {}}
-    baseline = BASELINE if BASELINE in results else None
-    for method in results:
-        if baseline and method != baseline:
-            found["accuracy"][method] = evaluation.verdict(
-                display_name(baseline, args), results[baseline], display_name(method, args),
-                results[method])
-    if data.relations is None:
-        return found
-    summaries = {m: evaluation.pair_summary(v["ucr"], data.relations)
-                 for m, v in matrices.items() if v is not None}
-    for method, summary in summaries.items():
-        name = display_name(method, args)
-        found["ucr"][method] = {"by_pair": summary,
-                                "related_above_independent": evaluation.related_vs_independent(
-                                    name, summary)}
-        if baseline in summaries and method != baseline:
-            found["ucr"][method]["raised_over_fsn"] = evaluation.pair_mean_raised(
-                display_name(baseline, args), summaries[baseline], name, summary)
-    return found
-
-
 def main(argv=None):
     args = parse_args(argv)
     out_dir = Path(args.output_dir)
@@ -301,7 +277,8 @@ def main(argv=None):
                 data.task_names, f"({method}, last epoch)")
         else:
             matrices[method] = None
-    found = compare(results, matrices, data, args)
+    found = evaluation.compare_methods(results, matrices, data.relations, BASELINE,
+                                       name=lambda m: display_name(m, args))
 
     print("\nTriplet accuracy on the test split (Zhao et al. Table 3, one row per attribute):")
     print(format_table(results, data.task_names, args))
@@ -341,21 +318,7 @@ def main(argv=None):
         "task_names": list(data.task_names),
         "relations": data.relations.to_dict() if data.relations is not None else None,
         "standard_error": SE_NOTE,
-        "results": {
-            k: {"task_names": list(data.task_names),
-                "accuracy": v["accuracy"], "se": v["se"], "correct": v["correct"],
-                "total": v["total"], "mean": v["mean"], "mean_se": v["mean_se"],
-                "parameters": v["parameters"], "seconds": seconds[k],
-                "ucr": None if matrices[k] is None else matrices[k]["ucr"],
-                "cosine": None if matrices[k] is None else matrices[k]["cosine"],
-                "ucr_by_pair": found["ucr"].get(k, {}).get("by_pair")}
-            for k, v in results.items()
-        },
-        "verdicts": {k: {"outcome": v["outcome"], "sentence": v["sentence"],
-                         **v["difference"]} for k, v in found["accuracy"].items()},
-        "ucr_findings": {k: {"related_above_independent": v["related_above_independent"],
-                             "raised_over_fsn": v.get("raised_over_fsn")}
-                         for k, v in found["ucr"].items()},
+        **evaluation.comparison_record(data.task_names, results, matrices, seconds, found),
         "seconds": round(time.time() - start, 1),
     }
     evaluation.save_json(out_dir / "results.json", summary)

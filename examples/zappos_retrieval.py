@@ -209,33 +209,6 @@ def retrieval_grid(model, data, args, path):
     return evaluation.save_retrieval_grid(path, pixels.__getitem__, rows, labels=label)
 
 
-def compare(results, matrices, data):
-    """Verdicts from the numbers: accuracy vs FSN, and the UCR by kind of pair (Table 1, 4)."""
-    found = {"accuracy": {}, "ucr": {}}
-    baseline = BASELINE if BASELINE in results else None
-
-    def name(method):
-        return SHORT_NAMES.get(method, method)
-
-    for method in results:
-        if baseline and method != baseline:
-            found["accuracy"][method] = evaluation.verdict(
-                name(baseline), results[baseline], name(method), results[method])
-    relations = data.relations
-    if relations is None:
-        return found
-    summaries = {m: evaluation.pair_summary(v["ucr"], relations)
-                 for m, v in matrices.items() if v is not None}
-    for method, summary in summaries.items():
-        found["ucr"][method] = {"by_pair": summary,
-                                "related_above_independent": evaluation.related_vs_independent(
-                                    name(method), summary)}
-        if baseline in summaries and method != baseline:
-            found["ucr"][method]["raised_over_fsn"] = evaluation.pair_mean_raised(
-                name(baseline), summaries[baseline], name(method), summary)
-    return found
-
-
 def main(argv=None):
     args = parse_args(argv)
     if args.fast_message:
@@ -272,7 +245,8 @@ def main(argv=None):
                 data.task_names, f"({method}, last epoch)")
         else:
             matrices[method] = None
-    found = compare(results, matrices, data)
+    found = evaluation.compare_methods(results, matrices, data.relations, BASELINE,
+                                       name=lambda m: SHORT_NAMES.get(m, m))
 
     print("\nTriplet accuracy on the test split (Zhao et al. Table 6 layout):")
     print(format_table(results, data.task_names))
@@ -311,22 +285,7 @@ def main(argv=None):
         "relations": data.relations.to_dict() if data.relations is not None else None,
         "args": {k: v for k, v in vars(args).items() if k not in ("explicit", "fast_message")},
         "standard_error": SE_NOTE,
-        "results": {
-            k: {"task_names": list(data.task_names),
-                "accuracy": v["accuracy"], "se": v["se"], "correct": v["correct"],
-                "total": v["total"], "mean": v["mean"], "mean_se": v["mean_se"],
-                "parameters": v["parameters"], "seconds": seconds[k],
-                "ucr": None if matrices[k] is None else matrices[k]["ucr"],
-                "cosine": None if matrices[k] is None else matrices[k]["cosine"],
-                "probed_batches": None if matrices[k] is None else matrices[k]["probed_batches"],
-                "ucr_by_pair": found["ucr"].get(k, {}).get("by_pair")}
-            for k, v in results.items()
-        },
-        "verdicts": {k: {"outcome": v["outcome"], "sentence": v["sentence"],
-                         **v["difference"]} for k, v in found["accuracy"].items()},
-        "ucr_findings": {k: {"related_above_independent": v["related_above_independent"],
-                             "raised_over_fsn": v.get("raised_over_fsn")}
-                         for k, v in found["ucr"].items()},
+        **evaluation.comparison_record(data.task_names, results, matrices, seconds, found),
         "exported_method": None,
         "seconds": None,
     }

@@ -5,6 +5,7 @@ relation, figures, JSON."""
 
 from keras_mtl.evaluation.comparison import accuracy_summary, difference, verdict
 from keras_mtl.evaluation.fit_triplets import fit_triplets
+from keras_mtl.evaluation.method_comparison import compare_methods, comparison_record
 from keras_mtl.evaluation.plots import (
     heatmap_png,
     save_accuracy_bars,
@@ -32,6 +33,8 @@ from keras_mtl.evaluation.task_pairs import (
 __all__ = [
     "accuracy_summary",
     "claim_outcome",
+    "compare_methods",
+    "comparison_record",
     "difference",
     "embed",
     "fit_triplets",

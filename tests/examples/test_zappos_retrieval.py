@@ -7,8 +7,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_mtl.datasets import TaskRelations
-
 
 @pytest.mark.slow
 def test_fast_run_compares_methods_and_writes_outputs_and_a_servable_export(
@@ -73,36 +71,6 @@ def test_table_shows_accuracy_mean_and_standard_error(load_example):
     assert lines[2].split()[-5:] == ["80.00%", "60.00%", "70.00%", "3.16", "200"]
     assert lines[3].split()[-5:] == ["90.00%", "90.00%", "90.00%", "2.12", "200"]
 
-
-def test_compare_gives_verdicts_and_relation_findings(load_example):
-    example = load_example("zappos_retrieval")
-    from keras_mtl.evaluation import accuracy_summary
-
-    names = ("class", "closure", "gender", "heel")
-
-    class Data:
-        relations = TaskRelations.from_pairs(names, related=[("class", "closure"),
-                                                             ("gender", "heel")])
-
-    nan = float("nan")
-    fsn_ucr = np.array([[nan, .8, .2, .2], [.8, nan, .2, .2], [.2, .2, nan, .9],
-                        [.2, .2, .9, nan]])
-    results = {"fsn": accuracy_summary([800] * 4, [1000] * 4),
-               "modulation": accuracy_summary([900] * 4, [1000] * 4)}
-    matrices = {"fsn": {"ucr": fsn_ucr}, "modulation": {"ucr": fsn_ucr + 0.05}}
-    found = example.compare(results, matrices, Data)
-    assert found["accuracy"]["modulation"]["outcome"] == "beats"
-    assert found["accuracy"]["modulation"]["sentence"].startswith("modulation beats FSN")
-    fsn = found["ucr"]["fsn"]
-    assert fsn["related_above_independent"]["holds"] is True
-    assert fsn["by_pair"]["related"] == pytest.approx(0.85)
-    assert found["ucr"]["modulation"]["raised_over_fsn"]["holds"] is True
-
-    class RealData:
-        relations = None
-
-    real = example.compare(results, matrices, RealData)
-    assert real["ucr"] == {} and real["accuracy"]["modulation"]["outcome"] == "beats"
 
 
 def test_default_run_trains_fsn_and_modulation_and_exports_modulation(load_example):
