@@ -74,8 +74,8 @@ def unpack(logs, layout: dict):
     """The named logs back from `pack`'s output (one `tf.unstack`: a single op)."""
     if not isinstance(logs, dict) or PACKED_KEY not in logs:
         return logs
-    names, vector = layout["packed"], logs[PACKED_KEY]
-    if vector.shape.rank == 2:  # (workers, n) under MultiWorkerMirroredStrategy (for_strategy)
-        vector = tf.reduce_mean(vector, axis=0)
+    names = layout["packed"]
+    # (1, n) when `for_strategy` added a worker axis that Keras left unreduced (one worker).
+    vector = tf.reshape(logs[PACKED_KEY], [len(names)])
     values = dict(zip(names, tf.unstack(vector, num=len(names)), strict=True))
     return {k: values[k] if k in values else logs[k] for k in layout["keys"]}
