@@ -92,6 +92,12 @@ class MultiTaskModel(keras.Model):
             for `probe="representation"` (e.g. the last shared layer before the task heads).
         name: model name.
 
+    Call arguments:
+        inputs: a dict keyed like the model's inputs (`task_id_key` holding integer task ids
+            of shape `(batch,)`, checked to be an integer dtype), or one array for an
+            image-only model.
+        training: bool, training mode (dropout, batch-norm statistics).
+
     Example:
     >>> image = keras.Input((8, 8, 3), name="image")
     >>> task_id = keras.Input((), dtype="int32", name="task_id")
